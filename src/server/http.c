@@ -1,0 +1,394 @@
+#include "server/http.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/queue.h>
+
+#include <event2/buffer.h>
+#include <event2/keyvalq_struct.h>
+#include <sodium.h>
+
+#include "lib/log.h"
+#include "lib/timeutil.h"
+#include "lib/xalloc.h"
+#include "server/server.h"
+
+static const struct route *const tables[] = {
+    routes_auth, routes_accounts, routes_releases, routes_misc, NULL};
+
+static const char *method_name(enum evhttp_cmd_type m)
+{
+    switch (m) {
+    case EVHTTP_REQ_GET:
+        return "GET";
+    case EVHTTP_REQ_POST:
+        return "POST";
+    case EVHTTP_REQ_PUT:
+        return "PUT";
+    case EVHTTP_REQ_DELETE:
+        return "DELETE";
+    case EVHTTP_REQ_HEAD:
+        return "HEAD";
+    case EVHTTP_REQ_PATCH:
+        return "PATCH";
+    case EVHTTP_REQ_OPTIONS:
+        return "OPTIONS";
+    default:
+        return "OTHER";
+    }
+}
+
+void http_set_header(struct request *r, const char *name, const char *value)
+{
+    struct evkeyvalq *h = evhttp_request_get_output_headers(r->req);
+
+    evhttp_remove_header(h, name);
+    evhttp_add_header(h, name, value);
+}
+
+const char *http_header(struct request *r, const char *name)
+{
+    return evhttp_find_header(evhttp_request_get_input_headers(r->req), name);
+}
+
+const char *http_query(struct request *r, const char *name)
+{
+    return evhttp_find_header(&r->query, name);
+}
+
+static void log_request(struct request *r, int status)
+{
+    log_info("request", "id=%s method=%s path=\"%s\" status=%d ms=%lld", r->id,
+             method_name(evhttp_request_get_command(r->req)),
+             r->path ? r->path : "?", status,
+             (long long)(time_mono_ms() - r->start_ms));
+}
+
+void http_reply(struct request *r, int status, json_t *body)
+{
+    struct evbuffer *buf = evbuffer_new();
+    char *text = NULL;
+
+    if (body) {
+        text = json_dumps(body, JSON_COMPACT);
+        evbuffer_add(buf, text, strlen(text));
+        evbuffer_add(buf, "\n", 1);
+        http_set_header(r, "Content-Type", "application/json");
+    }
+    http_set_header(r, "Cache-Control", "no-store");
+    evhttp_send_reply(r->req, status, NULL, buf);
+    evbuffer_free(buf);
+    free(text);
+    json_decref(body);
+    r->answered = true;
+    log_request(r, status);
+}
+
+void http_reply_err(struct request *r, const struct err *e)
+{
+    json_t *inner =
+        json_pack("{s:s, s:s}", "code", e->code[0] ? e->code : "INTERNAL",
+                  "message", e->message[0] ? e->message : "internal error");
+
+    if (e->field[0])
+        json_object_set_new(inner, "field", json_string(e->field));
+    if (e->status >= 500)
+        log_error("request failed", "id=%s code=%s error=\"%s\"", r->id,
+                  e->code, e->message);
+    http_reply(r, e->status ? (int)e->status : 500,
+               json_pack("{s:o}", "error", inner));
+}
+
+void http_error(struct request *r, int status, const char *code,
+                const char *fmt, ...)
+{
+    struct err e;
+    va_list ap;
+
+    err_set(&e, (enum err_status)status, code, "%s", "");
+    va_start(ap, fmt);
+    vsnprintf(e.message, sizeof(e.message), fmt, ap);
+    va_end(ap);
+    http_reply_err(r, &e);
+}
+
+void http_reply_result(struct request *r, int status, json_t *body,
+                       const struct err *e)
+{
+    if (body)
+        http_reply(r, status, body);
+    else
+        http_reply_err(r, e);
+}
+
+int http_paging(struct request *r, int *limit, const char **before)
+{
+    const char *l = http_query(r, "limit");
+    char *end;
+    long v;
+
+    *limit = 100;
+    *before = http_query(r, "before");
+    if (*before && !id_valid(*before)) {
+        http_error(r, 400, "INVALID_QUERY", "before must be an id");
+        return -1;
+    }
+    if (!l)
+        return 0;
+    v = strtol(l, &end, 10);
+    if (*end || end == l || v < 1 || v > 1000) {
+        http_error(r, 400, "INVALID_QUERY", "limit must be 1 to 1000");
+        return -1;
+    }
+    *limit = (int)v;
+    return 0;
+}
+
+/* --- routing ------------------------------------------------------------ */
+
+static bool match(const char *pattern, const char *path, char **params)
+{
+    int n = 0;
+
+    while (*pattern && *path) {
+        if (strncmp(pattern, "{}", 2) == 0) {
+            size_t len = strcspn(path, "/");
+            size_t out;
+
+            if (len == 0 || n == HTTP_MAX_PARAMS)
+                return false;
+            params[n] = evhttp_uridecode(xstrndup(path, len), 0, &out);
+            n++;
+            pattern += 2;
+            path += len;
+        } else if (*pattern++ != *path++) {
+            return false;
+        }
+    }
+    return *pattern == '\0' && *path == '\0';
+}
+
+static void free_params(char **params)
+{
+    for (int i = 0; i < HTTP_MAX_PARAMS; i++) {
+        free(params[i]);
+        params[i] = NULL;
+    }
+}
+
+/* The route for method and path; *allow lists the methods of a path that
+ * matched under another method. */
+static const struct route *route_find(struct request *r, char *allow,
+                                      size_t allow_len)
+{
+    enum evhttp_cmd_type m = evhttp_request_get_command(r->req);
+
+    allow[0] = '\0';
+    for (int t = 0; tables[t]; t++) {
+        for (const struct route *rt = tables[t]; rt->pattern; rt++) {
+            char *params[HTTP_MAX_PARAMS] = {0};
+
+            if (!match(rt->pattern, r->path, params)) {
+                free_params(params);
+                continue;
+            }
+            if (rt->method == m ||
+                (m == EVHTTP_REQ_HEAD && rt->method == EVHTTP_REQ_GET)) {
+                memcpy(r->params, params, sizeof(params));
+                return rt;
+            }
+            free_params(params);
+            if (!strstr(allow, method_name(rt->method)))
+                snprintf(allow + strlen(allow), allow_len - strlen(allow),
+                         "%s%s", allow[0] ? ", " : "", method_name(rt->method));
+        }
+    }
+    return NULL;
+}
+
+/* --- authentication ----------------------------------------------------- */
+
+char *http_cookie(struct request *r, const char *name)
+{
+    const char *h = http_header(r, "Cookie");
+    size_t nlen = strlen(name);
+
+    while (h && *h) {
+        h += strspn(h, " ;");
+        if (strncmp(h, name, nlen) == 0 && h[nlen] == '=') {
+            h += nlen + 1;
+            return xstrndup(h, strcspn(h, ";"));
+        }
+        h = strchr(h, ';');
+    }
+    return NULL;
+}
+
+static bool safe_method(struct request *r)
+{
+    enum evhttp_cmd_type m = evhttp_request_get_command(r->req);
+
+    return m == EVHTTP_REQ_GET || m == EVHTTP_REQ_HEAD;
+}
+
+static bool csrf_ok(struct request *r)
+{
+    const char *h = http_header(r, "X-CSRF-Token");
+    size_t len = strlen(r->actor.csrf);
+
+    return h && len > 0 && strlen(h) == len &&
+           sodium_memcmp(h, r->actor.csrf, len) == 0;
+}
+
+static int authenticate(struct request *r, struct err *e)
+{
+    const char *auth = http_header(r, "Authorization");
+    char *cookie;
+    int rc;
+
+    if (auth && strncasecmp(auth, "Bearer ", 7) == 0)
+        return auth_token(r->store, auth + 7, &r->actor, e);
+    if (auth)
+        return err_set(e, ERR_UNAUTHORIZED, "UNAUTHORIZED",
+                       "Authorization must be a Bearer token");
+    cookie = http_cookie(r, "mc_session");
+    rc = auth_session(r->store, cookie, &r->actor, e);
+    free(cookie);
+    if (rc)
+        return rc;
+    if (!safe_method(r) && !csrf_ok(r))
+        return err_set(e, ERR_FORBIDDEN, "CSRF_FAILED",
+                       "missing or wrong X-CSRF-Token header");
+    return 0;
+}
+
+static int check_role(struct request *r, const struct route *rt, struct err *e)
+{
+    if (r->actor.role < rt->min_role)
+        return err_set(e, ERR_FORBIDDEN, "FORBIDDEN", "this needs the %s role",
+                       role_name(rt->min_role));
+    return 0;
+}
+
+/* --- bodies ------------------------------------------------------------- */
+
+static bool is_json_type(const char *ct)
+{
+    size_t n = strlen("application/json");
+
+    return ct && strncasecmp(ct, "application/json", n) == 0 &&
+           (ct[n] == '\0' || ct[n] == ';' || ct[n] == ' ');
+}
+
+static int read_body(struct request *r, struct err *e)
+{
+    struct evbuffer *in = evhttp_request_get_input_buffer(r->req);
+    size_t len = evbuffer_get_length(in);
+    json_error_t jerr;
+
+    if (len == 0)
+        return 0;
+    if (len > HTTP_BODY_MAX)
+        return err_set(e, 413, "BODY_TOO_LARGE",
+                       "request body is over %d bytes", HTTP_BODY_MAX);
+    if (!is_json_type(http_header(r, "Content-Type")))
+        return err_set(e, 415, "UNSUPPORTED_MEDIA_TYPE",
+                       "request body must be application/json");
+    r->body = json_loadb((const char *)evbuffer_pullup(in, -1), len,
+                         JSON_REJECT_DUPLICATES, &jerr);
+    if (!r->body)
+        return err_set(e, ERR_INVALID, "INVALID_JSON",
+                       "malformed JSON at line %d column %d: %s", jerr.line,
+                       jerr.column, jerr.text);
+    return 0;
+}
+
+/* --- dispatch ----------------------------------------------------------- */
+
+static void request_release(struct request *r)
+{
+    free_params(r->params);
+    evhttp_clear_headers(&r->query);
+    json_decref(r->body);
+    free(r->path);
+}
+
+static int request_init(struct request *r, struct evhttp_request *req,
+                        struct server *srv)
+{
+    const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(req);
+    const char *path = uri ? evhttp_uri_get_path(uri) : NULL;
+    const char *q = uri ? evhttp_uri_get_query(uri) : NULL;
+
+    memset(r, 0, sizeof(*r));
+    r->req = req;
+    r->srv = srv;
+    r->store = srv->store;
+    r->start_ms = time_mono_ms();
+    TAILQ_INIT(&r->query);
+    id_new(r->id);
+    r->path = xstrdup(path && *path ? path : "/");
+    http_set_header(r, "X-Request-Id", r->id);
+    return q ? evhttp_parse_query_str(q, &r->query) : 0;
+}
+
+static void dispatch(struct request *r)
+{
+    char allow[128];
+    const struct route *rt = route_find(r, allow, sizeof(allow));
+    struct err e;
+
+    err_clear(&e);
+    if (!rt && allow[0]) {
+        http_set_header(r, "Allow", allow);
+        http_error(r, 405, "METHOD_NOT_ALLOWED", "method not allowed on %.100s",
+                   r->path);
+        return;
+    }
+    if (!rt) {
+        http_error(r, 404, "NOT_FOUND", "no route %.100s", r->path);
+        return;
+    }
+    if (rt->auth == AUTH_ADMIN &&
+        (authenticate(r, &e) || check_role(r, rt, &e))) {
+        http_reply_err(r, &e);
+        return;
+    }
+    if (read_body(r, &e)) {
+        http_reply_err(r, &e);
+        return;
+    }
+    rt->handler(r);
+}
+
+static void on_request(struct evhttp_request *req, void *arg)
+{
+    struct server *srv = arg;
+    struct request r;
+
+    if (request_init(&r, req, srv) != 0)
+        http_error(&r, 400, "INVALID_QUERY", "malformed query string");
+    else if (srv->stopping)
+        http_error(&r, 503, "SHUTTING_DOWN", "the server is stopping");
+    else
+        dispatch(&r);
+    if (!r.answered)
+        http_error(&r, 500, "INTERNAL", "no answer");
+    request_release(&r);
+}
+
+void http_setup(struct evhttp *http, struct server *srv)
+{
+    /* Bodies between HTTP_BODY_MAX and this get the JSON 413; beyond it
+     * libevent answers 413 itself, with its own HTML body. */
+    evhttp_set_max_body_size(http, 4 * HTTP_BODY_MAX);
+    evhttp_set_max_headers_size(http, 16 * 1024);
+    evhttp_set_timeout(http, 60);
+    evhttp_set_allowed_methods(http, EVHTTP_REQ_GET | EVHTTP_REQ_POST |
+                                         EVHTTP_REQ_PUT | EVHTTP_REQ_DELETE |
+                                         EVHTTP_REQ_HEAD | EVHTTP_REQ_PATCH |
+                                         EVHTTP_REQ_OPTIONS);
+    evhttp_set_gencb(http, on_request, srv);
+}

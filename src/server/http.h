@@ -1,0 +1,89 @@
+/*
+ * HTTP plumbing of mcd: routing, authentication, JSON bodies and answers,
+ * the per-request log line. Route handlers live in routes_<resource>.c and
+ * see only struct request.
+ */
+#ifndef MC_SERVER_HTTP_H
+#define MC_SERVER_HTTP_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <event2/http.h>
+#include <event2/keyvalq_struct.h>
+#include <jansson.h>
+
+#include "core/auth.h"
+#include "lib/err.h"
+#include "lib/id.h"
+
+#define HTTP_BODY_MAX   (1024 * 1024)
+#define HTTP_MAX_PARAMS 4
+
+struct server;
+
+struct request {
+    struct evhttp_request *req;
+    struct server *srv;
+    struct store *store;
+    char id[ID_LEN + 1];
+    int64_t start_ms;
+    char *path;
+    struct evkeyvalq query;
+    char *params[HTTP_MAX_PARAMS];
+    json_t *body;
+    struct actor actor;
+    bool answered;
+};
+
+enum route_auth {
+    AUTH_ADMIN, /* API token or session cookie, min_role applies */
+    AUTH_NONE,  /* public */
+    AUTH_AGENT, /* an agent token (fleet routes) */
+};
+
+struct route {
+    enum evhttp_cmd_type method;
+    const char *pattern; /* "/api/admin/releases/{}" : {} is one segment */
+    enum route_auth auth;
+    enum role min_role;
+    void (*handler)(struct request *r);
+};
+
+/* The route tables, each ended by an entry with a NULL pattern. */
+extern const struct route routes_auth[];
+extern const struct route routes_accounts[];
+extern const struct route routes_releases[];
+extern const struct route routes_misc[];
+
+/* Installs the dispatcher on http. */
+void http_setup(struct evhttp *http, struct server *srv);
+
+/* Answers with status and body (stolen; NULL answers no body). */
+void http_reply(struct request *r, int status, json_t *body);
+
+/* Answers {"error": {...}} from e. */
+void http_reply_err(struct request *r, const struct err *e);
+
+/* Answers an error built here. */
+void http_error(struct request *r, int status, const char *code,
+                const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+
+/* Answers body with 200, or the error in e when body is NULL. */
+void http_reply_result(struct request *r, int status, json_t *body,
+                       const struct err *e);
+
+/* A query parameter or NULL. */
+const char *http_query(struct request *r, const char *name);
+
+/* Parses ?limit= and ?before=; answers 400 itself and returns -1 on a bad
+ * value. */
+int http_paging(struct request *r, int *limit, const char **before);
+
+/* The value of a request cookie (caller frees), or NULL. */
+char *http_cookie(struct request *r, const char *name);
+
+void http_set_header(struct request *r, const char *name, const char *value);
+const char *http_header(struct request *r, const char *name);
+
+#endif

@@ -1,0 +1,220 @@
+/* mcd: the Mission Control server. */
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <netinet/in.h>
+#include <arpa/inet.h>
+
+#include <event2/event.h>
+#include <event2/http.h>
+#include <sodium.h>
+
+#include "core/auth.h"
+#include "lib/config.h"
+#include "lib/log.h"
+#include "server/http.h"
+#include "server/server.h"
+
+static struct config_opt options[] = {
+    {"listen", "MC_LISTEN", "127.0.0.1:8080", "HOST:PORT",
+     "address to serve on (port 0 picks a free one)", NULL},
+    {"db", "MC_DB", "var/mission-control.db", "PATH|URL",
+     "SQLite file, or a postgres:// URL", NULL},
+    {"key", "MC_KEY", "var/server.key", "PATH",
+     "command signing key, made at first start", NULL},
+    {"log-level", "MC_LOG_LEVEL", "info", "LEVEL", "error, warn, info or debug",
+     NULL},
+    {"secure-cookies", "MC_SECURE_COOKIES", NULL, NULL,
+     "mark session cookies Secure (behind TLS)", NULL},
+    {NULL, NULL, NULL, NULL, NULL, NULL},
+};
+
+static void usage(struct config *c, FILE *out)
+{
+    fprintf(out, "Usage: mcd [OPTION]...\n"
+                 "The Mission Control server: admin API, agent streams, "
+                 "dashboard.\n\n"
+                 "Options (flags, then environment, then config file):\n");
+    config_usage(c, out);
+    fprintf(out, "\nFirst start on an empty database reads "
+                 "MC_BOOTSTRAP_TOKEN, MC_BOOTSTRAP_EMAIL and\n"
+                 "MC_BOOTSTRAP_PASSWORD; what is unset is generated and "
+                 "printed once.\n");
+}
+
+static void on_signal(evutil_socket_t sig, short what, void *arg)
+{
+    struct server *srv = arg;
+    struct timeval grace = {0, 250 * 1000};
+
+    (void)what;
+    if (srv->stopping)
+        return;
+    log_info("stopping", "signal=%d", (int)sig);
+    srv->stopping = true;
+    /* Stop accepting; answers already being written get a short grace. */
+    if (srv->listener) {
+        evhttp_del_accept_socket(srv->http, srv->listener);
+        srv->listener = NULL;
+    }
+    event_base_loopexit(srv->base, &grace);
+}
+
+static int split_listen(const char *listen, char *host, size_t hostlen,
+                        int *port)
+{
+    const char *colon = strrchr(listen, ':');
+    char *end;
+    long p;
+
+    if (!colon || (size_t)(colon - listen) >= hostlen)
+        return -1;
+    memcpy(host, listen, (size_t)(colon - listen));
+    host[colon - listen] = '\0';
+    p = strtol(colon + 1, &end, 10);
+    if (*end || end == colon + 1 || p < 0 || p > 65535)
+        return -1;
+    *port = (int)p;
+    return 0;
+}
+
+static int bound_port(struct evhttp_bound_socket *sock)
+{
+    struct sockaddr_storage ss;
+    socklen_t len = sizeof(ss);
+    evutil_socket_t fd = evhttp_bound_socket_get_fd(sock);
+
+    if (getsockname(fd, (struct sockaddr *)&ss, &len) != 0)
+        return -1;
+    if (ss.ss_family == AF_INET6)
+        return ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
+    return ntohs(((struct sockaddr_in *)&ss)->sin_port);
+}
+
+static int start_http(struct server *srv, const char *listen)
+{
+    char host[256];
+    int port;
+
+    if (split_listen(listen, host, sizeof(host), &port)) {
+        fprintf(stderr, "mcd: invalid --listen \"%s\": expected HOST:PORT\n",
+                listen);
+        return -1;
+    }
+    srv->http = evhttp_new(srv->base);
+    http_setup(srv->http, srv);
+    srv->listener =
+        evhttp_bind_socket_with_handle(srv->http, host, (ev_uint16_t)port);
+    if (!srv->listener) {
+        fprintf(stderr, "mcd: cannot listen on \"%s\": %s\n", listen,
+                strerror(errno));
+        return -1;
+    }
+    log_info("listening", "addr=%s:%d", host, bound_port(srv->listener));
+    return 0;
+}
+
+static int open_store(struct server *srv, const char *db)
+{
+    struct err e;
+
+    err_clear(&e);
+    if (store_open(db, &srv->store, &e)) {
+        fprintf(stderr, "mcd: %s\n", e.message);
+        return -1;
+    }
+    log_info("database open", "backend=%s schema=%d", store_backend(srv->store),
+             store_schema_version(srv->store));
+    if (auth_bootstrap(srv->store, getenv("MC_BOOTSTRAP_TOKEN"),
+                       getenv("MC_BOOTSTRAP_EMAIL"),
+                       getenv("MC_BOOTSTRAP_PASSWORD"), &e)) {
+        fprintf(stderr, "mcd: first start failed: %s\n", e.message);
+        return -1;
+    }
+    return 0;
+}
+
+static int configure(struct config *c, int argc, char **argv)
+{
+    struct err e;
+    int level;
+
+    err_clear(&e);
+    if (config_parse(c, argc, argv, &e)) {
+        fprintf(stderr, "mcd: %s\n", e.message);
+        return 2;
+    }
+    if (c->help) {
+        usage(c, stdout);
+        return 0;
+    }
+    if (c->argc > 0) {
+        fprintf(stderr, "mcd: unexpected argument \"%s\"\n", c->argv[0]);
+        return 2;
+    }
+    level = log_level_parse(config_get(c, "log-level"));
+    if (level < 0) {
+        fprintf(stderr, "mcd: invalid --log-level \"%s\"\n",
+                config_get(c, "log-level"));
+        return 2;
+    }
+    log_set_level((enum log_level)level);
+    return -1;
+}
+
+static int run(struct server *srv, struct config *c)
+{
+    srv->base = event_base_new();
+    srv->secure_cookies = config_true(c, "secure-cookies");
+    if (open_store(srv, config_get(c, "db")) ||
+        start_http(srv, config_get(c, "listen")))
+        return 1;
+    srv->sigint = evsignal_new(srv->base, SIGINT, on_signal, srv);
+    srv->sigterm = evsignal_new(srv->base, SIGTERM, on_signal, srv);
+    event_add(srv->sigint, NULL);
+    event_add(srv->sigterm, NULL);
+    event_base_dispatch(srv->base);
+    return 0;
+}
+
+static void server_release(struct server *srv)
+{
+    if (srv->sigint)
+        event_free(srv->sigint);
+    if (srv->sigterm)
+        event_free(srv->sigterm);
+    if (srv->http)
+        evhttp_free(srv->http);
+    store_free(srv->store);
+    if (srv->base)
+        event_base_free(srv->base);
+}
+
+int main(int argc, char **argv)
+{
+    struct config c = {.opts = options,
+                       .file_env = "MC_CONFIG",
+                       .file_default = "/etc/mission-control/mcd.conf"};
+    struct server srv = {0};
+    int rc;
+
+    signal(SIGPIPE, SIG_IGN);
+    rc = configure(&c, argc, argv);
+    if (rc >= 0) {
+        config_release(&c);
+        return rc;
+    }
+    if (sodium_init() < 0) {
+        fprintf(stderr, "mcd: cannot initialise libsodium\n");
+        return 1;
+    }
+    rc = run(&srv, &c);
+    server_release(&srv);
+    if (rc == 0)
+        log_info("stopped", "%s", "");
+    config_release(&c);
+    return rc;
+}

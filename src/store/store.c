@@ -1,0 +1,194 @@
+/* Opening a store, its migrations, transactions and the row helpers. */
+#include "store/store.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "lib/log.h"
+#include "lib/timeutil.h"
+#include "lib/xalloc.h"
+#include "store/db.h"
+
+json_t *db_all(struct store *s, const char *sql, const struct db_param *p,
+               int n, struct err *e)
+{
+    json_t *rows = NULL;
+
+    if (s->backend->exec(s, sql, p, n, &rows, e))
+        return NULL;
+    return rows;
+}
+
+json_t *db_one(struct store *s, const char *sql, const struct db_param *p,
+               int n, struct err *e)
+{
+    json_t *rows = db_all(s, sql, p, n, e);
+    json_t *row;
+
+    if (!rows)
+        return NULL;
+    row = json_array_get(rows, 0);
+    if (row)
+        json_incref(row);
+    else
+        err_set(e, ERR_NOT_FOUND, "NOT_FOUND", "no such object");
+    json_decref(rows);
+    return row;
+}
+
+int db_run(struct store *s, const char *sql, const struct db_param *p, int n,
+           struct err *e)
+{
+    return s->backend->exec(s, sql, p, n, NULL, e);
+}
+
+static const struct db_backend *backend_for(const char *url)
+{
+    if (strncmp(url, "postgres://", 11) == 0 ||
+        strncmp(url, "postgresql://", 13) == 0)
+        return NULL;
+    return &db_sqlite;
+}
+
+static int current_version(struct store *s, struct err *e)
+{
+    json_t *row = db_one(s,
+                         "SELECT COALESCE(MAX(version), 0) AS v"
+                         " FROM schema_migrations",
+                         NULL, 0, e);
+    int v = row ? (int)json_integer_value(json_object_get(row, "v")) : -1;
+
+    json_decref(row);
+    return v;
+}
+
+static int apply_migration(struct store *s, int version, const char *sql,
+                           struct err *e)
+{
+    char now[TIME_RFC3339_LEN];
+
+    time_format_rfc3339(time_now_ms(), now);
+    if (store_begin(s, e))
+        return e->status;
+    if (s->backend->exec_script(s, sql, e) ||
+        db_run(s,
+               "INSERT INTO schema_migrations (version, applied_at)"
+               " VALUES ($1, $2)",
+               DB_ARGS(DB_I64(version), DB_STR(now)), e) ||
+        store_commit(s, e)) {
+        store_rollback(s);
+        return e->status;
+    }
+    log_info("migration applied", "backend=%s version=%d", s->backend->name,
+             version);
+    return 0;
+}
+
+static int migrate(struct store *s, struct err *e)
+{
+    int have;
+
+    if (s->backend->exec_script(s,
+                                "CREATE TABLE IF NOT EXISTS schema_migrations"
+                                " (version INTEGER PRIMARY KEY,"
+                                " applied_at TEXT NOT NULL)",
+                                e))
+        return e->status;
+    have = current_version(s, e);
+    if (have < 0)
+        return e->status;
+    for (int i = have; s->backend->migrations[i]; i++)
+        if (apply_migration(s, i + 1, s->backend->migrations[i], e))
+            return e->status;
+    return 0;
+}
+
+int store_open(const char *url, struct store **out, struct err *e)
+{
+    struct store *s = xcalloc(1, sizeof(*s));
+
+    *out = NULL;
+    s->backend = backend_for(url);
+    if (!s->backend) {
+        free(s);
+        return err_set(e, ERR_INTERNAL, "INTERNAL",
+                       "cannot open database: PostgreSQL support is not "
+                       "built yet");
+    }
+    if (s->backend->open(s, url, e) || migrate(s, e)) {
+        store_free(s);
+        return e->status;
+    }
+    *out = s;
+    return 0;
+}
+
+void store_free(struct store *s)
+{
+    if (!s)
+        return;
+    s->backend->close(s);
+    free(s);
+}
+
+const char *store_backend(const struct store *s)
+{
+    return s->backend->name;
+}
+
+int store_schema_version(struct store *s)
+{
+    return current_version(s, NULL);
+}
+
+int store_begin(struct store *s, struct err *e)
+{
+    char sql[64];
+
+    if (s->tx_depth == 0)
+        snprintf(sql, sizeof(sql), "BEGIN IMMEDIATE");
+    else
+        snprintf(sql, sizeof(sql), "SAVEPOINT sp%d", s->tx_depth);
+    if (s->backend->exec_script(s, sql, e))
+        return e->status;
+    s->tx_depth++;
+    return 0;
+}
+
+int store_commit(struct store *s, struct err *e)
+{
+    char sql[64];
+
+    if (s->tx_depth == 1)
+        snprintf(sql, sizeof(sql), "COMMIT");
+    else
+        snprintf(sql, sizeof(sql), "RELEASE sp%d", s->tx_depth - 1);
+    if (s->backend->exec_script(s, sql, e))
+        return e->status;
+    s->tx_depth--;
+    return 0;
+}
+
+void store_rollback(struct store *s)
+{
+    char sql[80];
+
+    if (s->tx_depth == 0)
+        return;
+    if (s->tx_depth == 1)
+        snprintf(sql, sizeof(sql), "ROLLBACK");
+    else
+        snprintf(sql, sizeof(sql), "ROLLBACK TO sp%d; RELEASE sp%d",
+                 s->tx_depth - 1, s->tx_depth - 1);
+    if (s->backend->exec_script(s, sql, NULL))
+        log_error("rollback failed", "depth=%d", s->tx_depth);
+    s->tx_depth--;
+}
+
+int store_ping(struct store *s, struct err *e)
+{
+    json_t *row = db_one(s, "SELECT 1 AS one", NULL, 0, e);
+
+    json_decref(row);
+    return row ? 0 : e->status;
+}
