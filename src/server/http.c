@@ -15,8 +15,9 @@
 #include "lib/xalloc.h"
 #include "server/server.h"
 
-static const struct route *const tables[] = {
-    routes_auth, routes_accounts, routes_releases, routes_misc, NULL};
+static const struct route *const tables[] = {routes_auth,     routes_accounts,
+                                             routes_releases, routes_misc,
+                                             routes_web,      NULL};
 
 static const char *method_name(enum evhttp_cmd_type m)
 {

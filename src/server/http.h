@@ -55,6 +55,7 @@ extern const struct route routes_auth[];
 extern const struct route routes_accounts[];
 extern const struct route routes_releases[];
 extern const struct route routes_misc[];
+extern const struct route routes_web[];
 
 /* Installs the dispatcher on http. */
 void http_setup(struct evhttp *http, struct server *srv);

@@ -82,7 +82,7 @@ json_t *store_release_list(struct store *s, const char *org_id,
     json_t *rows =
         db_all(s,
                RELEASE_SELECT "WHERE ($2 IS NULL OR r.channel = $2)"
-                              " AND ($3 = 1 OR r.is_archived = 0)"
+                              " AND ($3 = TRUE OR r.is_archived = FALSE)"
                               " AND ($4 IS NULL OR r.id < $4)"
                               " ORDER BY r.id DESC LIMIT $5",
                DB_ARGS(DB_STR(org_id), DB_STR(channel),
@@ -100,7 +100,7 @@ json_t *store_release_channel(struct store *s, const char *channel,
 {
     return db_all(s,
                   "SELECT id, version FROM releases"
-                  " WHERE channel = $1 AND is_archived = 0",
+                  " WHERE channel = $1 AND is_archived = FALSE",
                   DB_ARGS(DB_STR(channel)), e);
 }
 
@@ -108,10 +108,10 @@ int store_release_set_latest(struct store *s, const char *channel,
                              const char *id, const char *now, struct err *e)
 {
     return db_run(s,
-                  "UPDATE releases SET is_latest = (id = $2),"
+                  "UPDATE releases SET is_latest = COALESCE(id = $2, FALSE),"
                   " updated_at = $3 WHERE channel = $1"
-                  " AND (is_latest = 1 OR id = $2)"
-                  " AND is_latest <> (id = $2)",
+                  " AND (is_latest = TRUE OR id = $2)"
+                  " AND is_latest <> COALESCE(id = $2, FALSE)",
                   DB_ARGS(DB_STR(channel), DB_STR(id), DB_STR(now)), e);
 }
 
@@ -119,7 +119,7 @@ int store_release_archive(struct store *s, const char *id, const char *now,
                           struct err *e)
 {
     return db_run(s,
-                  "UPDATE releases SET is_archived = 1, is_latest = 0,"
+                  "UPDATE releases SET is_archived = TRUE, is_latest = FALSE,"
                   " archived_at = $2, updated_at = $2 WHERE id = $1",
                   DB_ARGS(DB_STR(id), DB_STR(now)), e);
 }
