@@ -268,7 +268,7 @@ static int bootstrap_rows(struct store *s, const char *token, const char *email,
 int auth_bootstrap(struct store *s, const char *token, const char *email,
                    const char *password, struct err *e)
 {
-    char gen_token[SECRET_TOKEN_LEN + 8], gen_password[32];
+    char gen_token[SECRET_TOKEN_LEN + 8], gen_password[SECRET_TOKEN_LEN + 8];
     char *mail;
     int rc;
 
@@ -283,7 +283,7 @@ int auth_bootstrap(struct store *s, const char *token, const char *email,
         token = gen_token;
     }
     if (!password) {
-        secret_token_new("", gen_password, 17);
+        secret_token_new("", gen_password, sizeof(gen_password));
         password = gen_password;
     }
     mail = xstrdup(email ? email : "admin@example.com");

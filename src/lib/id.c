@@ -17,6 +17,25 @@ static void put_base36(char *out, int width, uint64_t v)
     }
 }
 
+/* Random base-36 digits from a buffer refilled 4 KiB at a time: one
+ * getrandom() per ~300 ids instead of one per digit. Bytes of 252 and up
+ * are skipped so that every digit is equally likely. */
+static char random_digit(void)
+{
+    static unsigned char pool[4096];
+    static size_t left;
+    unsigned char b;
+
+    do {
+        if (left == 0) {
+            randombytes_buf(pool, sizeof(pool));
+            left = sizeof(pool);
+        }
+        b = pool[--left];
+    } while (b >= 252);
+    return digits[b % 36];
+}
+
 void id_new(char out[ID_LEN + 1])
 {
     static int64_t last_ms;
@@ -37,7 +56,7 @@ void id_new(char out[ID_LEN + 1])
     put_base36(out, 9, (uint64_t)ms);
     put_base36(out + 9, 4, counter);
     for (int i = 13; i < ID_LEN; i++)
-        out[i] = digits[randombytes_uniform(36)];
+        out[i] = random_digit();
     out[ID_LEN] = '\0';
 }
 

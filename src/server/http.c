@@ -15,9 +15,11 @@
 #include "lib/xalloc.h"
 #include "server/server.h"
 
-static const struct route *const tables[] = {routes_auth,     routes_accounts,
-                                             routes_releases, routes_misc,
-                                             routes_web,      NULL};
+static const struct route *const tables[] = {
+    routes_auth,  routes_accounts, routes_releases,
+    routes_fleet, routes_misc,     routes_web,
+    NULL,
+};
 
 static const char *method_name(enum evhttp_cmd_type m)
 {
@@ -65,6 +67,12 @@ static void log_request(struct request *r, int status)
              method_name(evhttp_request_get_command(r->req)),
              r->path ? r->path : "?", status,
              (long long)(time_mono_ms() - r->start_ms));
+}
+
+void http_taken(struct request *r, int status)
+{
+    r->answered = true;
+    log_request(r, status);
 }
 
 void http_reply(struct request *r, int status, json_t *body)
@@ -265,6 +273,16 @@ static int authenticate(struct request *r, struct err *e)
     return 0;
 }
 
+static int authenticate_agent(struct request *r, struct err *e)
+{
+    const char *auth = http_header(r, "Authorization");
+
+    if (!auth || strncasecmp(auth, "Bearer ", 7) != 0)
+        return err_set(e, ERR_UNAUTHORIZED, "UNAUTHORIZED",
+                       "an agent token is required");
+    return fleet_auth(r->store, auth + 7, &r->node, e);
+}
+
 static int check_role(struct request *r, const struct route *rt, struct err *e)
 {
     if (r->actor.role < rt->min_role)
@@ -350,6 +368,10 @@ static void dispatch(struct request *r)
     }
     if (!rt) {
         http_error(r, 404, "NOT_FOUND", "no route %.100s", r->path);
+        return;
+    }
+    if (rt->auth == AUTH_AGENT && authenticate_agent(r, &e)) {
+        http_reply_err(r, &e);
         return;
     }
     if (rt->auth == AUTH_ADMIN &&

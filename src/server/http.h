@@ -14,6 +14,7 @@
 #include <jansson.h>
 
 #include "core/auth.h"
+#include "core/fleet.h"
 #include "lib/err.h"
 #include "lib/id.h"
 
@@ -33,6 +34,7 @@ struct request {
     char *params[HTTP_MAX_PARAMS];
     json_t *body;
     struct actor actor;
+    struct fleet_node node; /* AUTH_AGENT routes */
     bool answered;
 };
 
@@ -56,9 +58,13 @@ extern const struct route routes_accounts[];
 extern const struct route routes_releases[];
 extern const struct route routes_misc[];
 extern const struct route routes_web[];
+extern const struct route routes_fleet[];
 
 /* Installs the dispatcher on http. */
 void http_setup(struct evhttp *http, struct server *srv);
+
+/* Marks the request as taken over (a stream) and logs it. */
+void http_taken(struct request *r, int status);
 
 /* Answers with status and body (stolen; NULL answers no body). */
 void http_reply(struct request *r, int status, json_t *body);

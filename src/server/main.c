@@ -16,6 +16,7 @@
 #include "lib/config.h"
 #include "lib/log.h"
 #include "server/http.h"
+#include "server/hub.h"
 #include "server/server.h"
 
 static struct config_opt options[] = {
@@ -29,6 +30,14 @@ static struct config_opt options[] = {
      NULL},
     {"secure-cookies", "MC_SECURE_COOKIES", NULL, NULL,
      "mark session cookies Secure (behind TLS)", NULL},
+    {"keepalive", "MC_KEEPALIVE", "15", "SECONDS",
+     "keep-alive interval of agent streams", NULL},
+    {"command-ttl", "MC_COMMAND_TTL", "86400", "SECONDS",
+     "a command not acknowledged by then is EXPIRED", NULL},
+    {"command-timeout", "MC_COMMAND_TIMEOUT", "1800", "SECONDS",
+     "an acknowledged command not finished by then is TIMED_OUT", NULL},
+    {"sweep-interval", "MC_SWEEP_INTERVAL", "5", "SECONDS",
+     "how often overdue commands are looked for", NULL},
     {NULL, NULL, NULL, NULL, NULL, NULL},
 };
 
@@ -55,11 +64,14 @@ static void on_signal(evutil_socket_t sig, short what, void *arg)
         return;
     log_info("stopping", "signal=%d", (int)sig);
     srv->stopping = true;
-    /* Stop accepting; answers already being written get a short grace. */
+    /* Stop accepting; answers already being written get a short grace.
+     * Agents see their stream end and come back to another instance or
+     * to this one restarted. */
     if (srv->listener) {
         evhttp_del_accept_socket(srv->http, srv->listener);
         srv->listener = NULL;
     }
+    hub_close_all(srv->hub);
     event_base_loopexit(srv->base, &grace);
 }
 
@@ -137,6 +149,59 @@ static int open_store(struct server *srv, const char *db)
     return 0;
 }
 
+/* A positive number of seconds, or -1. */
+static int seconds(const struct config *c, const char *name)
+{
+    const char *v = config_get(c, name);
+    char *end;
+    long n = strtol(v, &end, 10);
+
+    if (*end || end == v || n < 1 || n > 365L * 24 * 3600) {
+        fprintf(stderr, "mcd: invalid --%s \"%s\": expected seconds\n", name,
+                v);
+        return -1;
+    }
+    return (int)n;
+}
+
+static void on_sweep(evutil_socket_t fd, short what, void *arg)
+{
+    struct server *srv = arg;
+
+    (void)fd;
+    (void)what;
+    fleet_sweep(srv->store, &srv->fleet);
+}
+
+static int start_fleet(struct server *srv, const struct config *c)
+{
+    int keepalive = seconds(c, "keepalive");
+    int ttl = seconds(c, "command-ttl");
+    int timeout = seconds(c, "command-timeout");
+    int sweep = seconds(c, "sweep-interval");
+    struct timeval tv = {sweep, 0};
+    struct err e;
+
+    err_clear(&e);
+    if (keepalive < 0 || ttl < 0 || timeout < 0 || sweep < 0)
+        return -1;
+    srv->key = sign_key_load(config_get(c, "key"), &e);
+    if (!srv->key) {
+        fprintf(stderr, "mcd: %s\n", e.message);
+        return -1;
+    }
+    srv->fleet.key = srv->key;
+    srv->fleet.command_ttl_ms = ttl * 1000LL;
+    srv->fleet.command_timeout_ms = timeout * 1000LL;
+    /* This process holds no stream yet. */
+    if (store_nodes_all_offline(srv->store, &e))
+        log_warn("cannot reset online flags", "error=\"%s\"", e.message);
+    srv->hub = hub_new(srv, keepalive);
+    srv->sweeper = event_new(srv->base, -1, EV_PERSIST, on_sweep, srv);
+    event_add(srv->sweeper, &tv);
+    return 0;
+}
+
 static int configure(struct config *c, int argc, char **argv)
 {
     struct err e;
@@ -169,7 +234,7 @@ static int run(struct server *srv, struct config *c)
 {
     srv->base = event_base_new();
     srv->secure_cookies = config_true(c, "secure-cookies");
-    if (open_store(srv, config_get(c, "db")) ||
+    if (open_store(srv, config_get(c, "db")) || start_fleet(srv, c) ||
         start_http(srv, config_get(c, "listen")))
         return 1;
     srv->sigint = evsignal_new(srv->base, SIGINT, on_signal, srv);
@@ -186,8 +251,12 @@ static void server_release(struct server *srv)
         event_free(srv->sigint);
     if (srv->sigterm)
         event_free(srv->sigterm);
+    if (srv->sweeper)
+        event_free(srv->sweeper);
     if (srv->http)
         evhttp_free(srv->http);
+    hub_free(srv->hub);
+    sign_key_free(srv->key);
     store_free(srv->store);
     if (srv->base)
         event_base_free(srv->base);

@@ -1,8 +1,11 @@
 /* The release catalogue: /api/admin/releases. */
 #include <string.h>
 
+#include "core/deploy.h"
 #include "core/releases.h"
 #include "server/http.h"
+#include "server/hub.h"
+#include "server/server.h"
 
 static void list(struct request *r)
 {
@@ -17,6 +20,11 @@ static void list(struct request *r)
         return;
     if (channel && strcmp(channel, "STABLE") && strcmp(channel, "BETA")) {
         http_error(r, 400, "INVALID_QUERY", "channel must be STABLE or BETA");
+        return;
+    }
+    if (arch && strcmp(arch, "true") && strcmp(arch, "false")) {
+        http_error(r, 400, "INVALID_QUERY",
+                   "includeArchived must be true or false");
         return;
     }
     http_reply_result(r, 200,
@@ -53,11 +61,49 @@ static void archive(struct request *r)
         r, 200, release_archive(r->store, &r->actor, r->params[0], &e), &e);
 }
 
+/* Pushes the new commands to the streams open here, then records which
+ * went out; the others go out when their node connects. */
+static void push(struct request *r, json_t *fresh)
+{
+    json_t *sent = json_array();
+    json_t *c;
+    size_t i;
+
+    json_array_foreach(fresh, i, c)
+    {
+        if (hub_push(r->srv->hub,
+                     json_string_value(json_object_get(c, "serverNodeId")),
+                     json_integer_value(json_object_get(c, "seq")),
+                     json_string_value(json_object_get(c, "data"))))
+            json_array_append(sent, json_object_get(c, "id"));
+    }
+    fleet_delivered(r->store, sent);
+    json_decref(sent);
+}
+
+static void deploy(struct request *r)
+{
+    struct deploy_result out;
+    struct err e;
+
+    err_clear(&e);
+    if (deploy_run(r->store, &r->srv->fleet, &r->actor, r->params[0], r->body,
+                   http_header(r, "Idempotency-Key"), &out, &e)) {
+        http_reply_err(r, &e);
+        return;
+    }
+    http_reply(r, out.status, json_incref(out.body));
+    push(r, out.fresh);
+    deploy_result_release(&out);
+}
+
 const struct route routes_releases[] = {
     {EVHTTP_REQ_GET, "/api/admin/releases", AUTH_ADMIN, ROLE_ADMIN, list},
     {EVHTTP_REQ_POST, "/api/admin/releases", AUTH_ADMIN, ROLE_ADMIN, create},
     {EVHTTP_REQ_GET, "/api/admin/releases/{}", AUTH_ADMIN, ROLE_ADMIN, show},
     {EVHTTP_REQ_DELETE, "/api/admin/releases/{}", AUTH_ADMIN, ROLE_ADMIN,
      archive},
+    {EVHTTP_REQ_POST, "/api/admin/releases/{}/deploy", AUTH_ADMIN, ROLE_ADMIN,
+     deploy},
     {0, NULL, 0, 0, NULL},
 };

@@ -7,7 +7,11 @@
 #include <event2/event.h>
 #include <event2/http.h>
 
+#include "core/fleet.h"
+#include "lib/sign.h"
 #include "store/store.h"
+
+struct hub;
 
 struct server {
     struct event_base *base;
@@ -15,6 +19,10 @@ struct server {
     struct evhttp_bound_socket *listener;
     struct store *store;
     struct event *sigint, *sigterm;
+    struct event *sweeper;
+    struct hub *hub;
+    struct sign_key *key;
+    struct fleet_config fleet;
     bool secure_cookies;
     bool stopping;
 };

@@ -48,7 +48,8 @@ json_t *store_org_list(struct store *s, const char *org_id, struct err *e)
     return db_all(s,
                   "SELECT id, external_id AS \"externalId\", name,"
                   " created_at AS \"createdAt\" FROM organizations"
-                  " WHERE $1 IS NULL OR id = $1 ORDER BY id DESC",
+                  " WHERE CAST($1 AS TEXT) IS NULL OR id = $1"
+                  " ORDER BY id DESC",
                   DB_ARGS(DB_STR(org_id)), e);
 }
 

@@ -49,8 +49,8 @@ json_t *store_audit_list(struct store *s, const char *org_id,
                " a.created_at AS \"createdAt\""
                " FROM audit_entries a LEFT JOIN admin_users u"
                " ON u.id = a.admin_user_id"
-               " WHERE ($1 IS NULL OR a.organization_id = $1)"
-               " AND ($2 IS NULL OR a.id < $2)"
+               " WHERE (CAST($1 AS TEXT) IS NULL OR a.organization_id = $1)"
+               " AND (CAST($2 AS TEXT) IS NULL OR a.id < $2)"
                " ORDER BY a.id DESC LIMIT $3",
                DB_ARGS(DB_STR(org_id), DB_STR(before), DB_I64(limit)), e);
     size_t i;

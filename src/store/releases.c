@@ -15,7 +15,7 @@
     " JOIN server_nodes n ON n.id = c.server_node_id"                          \
     " JOIN locations l ON l.id = n.location_id"                                \
     " WHERE c.release_id = r.id AND c.type = 'FORCE_UPDATE'"                   \
-    " AND ($1 IS NULL OR l.organization_id = $1)) AS"                          \
+    " AND (CAST($1 AS TEXT) IS NULL OR l.organization_id = $1)) AS"            \
     " \"deployCount\", r.created_at AS \"createdAt\", r.updated_at AS"         \
     " \"updatedAt\", r.archived_at AS \"archivedAt\""                          \
     " FROM releases r JOIN admin_users u ON u.id = r.created_by_id "
@@ -79,15 +79,15 @@ json_t *store_release_list(struct store *s, const char *org_id,
                            const char *channel, bool include_archived,
                            const char *before, int limit, struct err *e)
 {
-    json_t *rows =
-        db_all(s,
-               RELEASE_SELECT "WHERE ($2 IS NULL OR r.channel = $2)"
-                              " AND ($3 = TRUE OR r.is_archived = FALSE)"
-                              " AND ($4 IS NULL OR r.id < $4)"
-                              " ORDER BY r.id DESC LIMIT $5",
-               DB_ARGS(DB_STR(org_id), DB_STR(channel),
-                       DB_I64(include_archived), DB_STR(before), DB_I64(limit)),
-               e);
+    json_t *rows = db_all(
+        s,
+        RELEASE_SELECT "WHERE (CAST($2 AS TEXT) IS NULL OR r.channel = $2)"
+                       " AND ($3 = TRUE OR r.is_archived = FALSE)"
+                       " AND (CAST($4 AS TEXT) IS NULL OR r.id < $4)"
+                       " ORDER BY r.id DESC LIMIT $5",
+        DB_ARGS(DB_STR(org_id), DB_STR(channel), DB_I64(include_archived),
+                DB_STR(before), DB_I64(limit)),
+        e);
     size_t i;
     json_t *r;
 
@@ -141,7 +141,7 @@ json_t *store_release_deployments(struct store *s, const char *release_id,
         " JOIN locations l ON l.id = n.location_id"
         " LEFT JOIN admin_users u ON u.id = c.created_by_id"
         " WHERE c.release_id = $1 AND c.type = 'FORCE_UPDATE'"
-        " AND ($2 IS NULL OR l.organization_id = $2)"
+        " AND (CAST($2 AS TEXT) IS NULL OR l.organization_id = $2)"
         " ORDER BY c.seq DESC LIMIT $3",
         DB_ARGS(DB_STR(release_id), DB_STR(org_id), DB_I64(limit)), e);
 }

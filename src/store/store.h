@@ -104,6 +104,85 @@ int store_release_archive(struct store *s, const char *id, const char *now,
 json_t *store_release_deployments(struct store *s, const char *release_id,
                                   const char *org_id, int limit, struct err *e);
 
+/* --- locations and nodes ------------------------------------------------ */
+int store_location_insert(struct store *s, const char *id, const char *org_id,
+                          const char *name, const char *timezone,
+                          const char *now, struct err *e);
+/* The location with "serverNode" (its active node, or null); org_id NULL
+ * means any organization. */
+json_t *store_location_get(struct store *s, const char *id, const char *org_id,
+                           struct err *e);
+json_t *store_location_list(struct store *s, const char *org_id,
+                            const char *before, int limit, struct err *e);
+
+int store_node_insert(struct store *s, const char *id, const char *location_id,
+                      const char *name, const char *token_hash, const char *now,
+                      struct err *e);
+/* The node with "organizationId"; org_id NULL means any organization. */
+json_t *store_node_get(struct store *s, const char *id, const char *org_id,
+                       struct err *e);
+/* The ACTIVE node whose agent token has this hash. */
+json_t *store_node_by_token(struct store *s, const char *token_hash,
+                            struct err *e);
+int store_node_decommission(struct store *s, const char *id, const char *now,
+                            struct err *e);
+/* Records a stream opening: online, lastSeenAt and, when given (not NULL /
+ * not negative), the reported versions. */
+int store_node_seen(struct store *s, const char *id, const char *version,
+                    int64_t schema, bool online, const char *now,
+                    struct err *e);
+/* Marks every node offline (a single mcd at start holds no streams). */
+int store_nodes_all_offline(struct store *s, struct err *e);
+int store_node_set_version(struct store *s, const char *id,
+                           const char *column_current_or_target,
+                           const char *version, const char *now, struct err *e);
+
+/* --- fleet commands ----------------------------------------------------- */
+/* c holds id, serverNodeId, type, releaseId, payload (object), signature,
+ * createdById, createdAt, expiresAt. Answers the new seq, or -1. */
+int64_t store_command_insert(struct store *s, json_t *c, struct err *e);
+/* The admin view of a command; org_id NULL means any organization. */
+json_t *store_command_get(struct store *s, const char *id, const char *org_id,
+                          struct err *e);
+/* {id, seq, status, releaseId, version} of the node's command id. */
+json_t *store_command_for_node(struct store *s, const char *id,
+                               const char *node_id, struct err *e);
+/* The node's PENDING and DELIVERED commands, oldest first, as {seq,
+ * payload, signature}. */
+json_t *store_command_backlog(struct store *s, const char *node_id,
+                              struct err *e);
+/* Moves a command from one status to another, stamping the time column
+ * that belongs to the new status. ERR_CONFLICT when it was not in from. */
+int store_command_move(struct store *s, const char *id, const char *from,
+                       const char *to, const char *message, const char *now,
+                       struct err *e);
+/* Marks a PENDING command DELIVERED. */
+int store_command_delivered(struct store *s, const char *id, const char *now,
+                            struct err *e);
+/* Marks all of the node's PENDING commands DELIVERED. */
+int store_command_deliver_backlog(struct store *s, const char *node_id,
+                                  const char *now, struct err *e);
+/* Supersedes the node's open FORCE_UPDATE commands. */
+int store_command_supersede(struct store *s, const char *node_id,
+                            const char *by_id, const char *now, struct err *e);
+/* Cancels every open command of the node (decommissioning). */
+int store_command_cancel_node(struct store *s, const char *node_id,
+                              const char *now, struct err *e);
+/* Expires unacknowledged commands past expiresAt; times out acknowledged
+ * ones acknowledged before ack_before. Answers how many moved, or -1. */
+int store_command_sweep(struct store *s, const char *now,
+                        const char *ack_before, struct err *e);
+
+/* --- idempotency keys --------------------------------------------------- */
+/* The stored {route, requestHash, status, response, createdAt} or NULL. */
+json_t *store_idem_get(struct store *s, const char *user_id, const char *key,
+                       struct err *e);
+int store_idem_put(struct store *s, const char *user_id, const char *key,
+                   const char *route, const char *hash, int status,
+                   json_t *response, const char *now, struct err *e);
+int store_idem_delete(struct store *s, const char *user_id, const char *key,
+                      struct err *e);
+
 /* --- audit -------------------------------------------------------------- */
 int store_audit_insert(struct store *s, const char *id, const char *org_id,
                        const char *user_id, const char *action,

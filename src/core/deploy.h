@@ -1,0 +1,26 @@
+/* Deploying a release to locations: one FORCE_UPDATE command per node. */
+#ifndef MC_CORE_DEPLOY_H
+#define MC_CORE_DEPLOY_H
+
+#include <jansson.h>
+
+#include "core/fleet.h"
+
+#define DEPLOY_MAX_LOCATIONS 10000
+
+struct deploy_result {
+    int status;    /* 200, 207 or 422 (or the error's status) */
+    json_t *body;  /* {"results", "summary"} */
+    json_t *fresh; /* commands to push: [{serverNodeId, id, seq, data}] */
+};
+
+/* Runs a deploy of release ref for body {"locationIds"}. idem_key may be
+ * NULL. On success fills out (caller releases it with deploy_result_release)
+ * and answers 0; a replay of an idempotent call has no fresh commands. */
+int deploy_run(struct store *s, const struct fleet_config *cfg,
+               const struct actor *a, const char *ref, json_t *body,
+               const char *idem_key, struct deploy_result *out, struct err *e);
+
+void deploy_result_release(struct deploy_result *r);
+
+#endif

@@ -1,0 +1,78 @@
+/*
+ * The fleet: locations, their server nodes, and the command lifecycle as
+ * the agents and admins drive it. No HTTP in here: the stream hub of the
+ * server asks this module what to send and tells it what happened.
+ */
+#ifndef MC_CORE_FLEET_H
+#define MC_CORE_FLEET_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <jansson.h>
+
+#include "core/auth.h"
+#include "lib/sign.h"
+
+/* The settings of the command lifecycle. */
+struct fleet_config {
+    const struct sign_key *key;
+    int64_t command_ttl_ms;     /* PENDING/DELIVERED until EXPIRED */
+    int64_t command_timeout_ms; /* ACKNOWLEDGED until TIMED_OUT */
+};
+
+/* An authenticated agent. */
+struct fleet_node {
+    char id[ID_LEN + 1];
+    char org_id[ID_LEN + 1];
+};
+
+json_t *location_create(struct store *s, const struct actor *a, json_t *body,
+                        struct err *e);
+/* {"locations": [...]} */
+json_t *location_list(struct store *s, const struct actor *a,
+                      const char *before, int limit, struct err *e);
+
+/* Registers the location's node: {"serverNode", "token",
+ * "serverPublicKey"}; 409 NODE_EXISTS when it has an active one. */
+json_t *node_register(struct store *s, const struct fleet_config *cfg,
+                      const struct actor *a, const char *location_id,
+                      json_t *body, struct err *e);
+/* {"serverNode"}; its open commands are cancelled. */
+json_t *node_decommission(struct store *s, const struct actor *a,
+                          const char *node_id, struct err *e);
+
+/* {"command"} */
+json_t *command_show(struct store *s, const struct actor *a, const char *id,
+                     struct err *e);
+/* {"command"} CANCELLED; 409 INVALID_TRANSITION once acknowledged. */
+json_t *command_cancel(struct store *s, const struct actor *a, const char *id,
+                       struct err *e);
+
+/* Authenticates an agent token; 401 when it names no active node. */
+int fleet_auth(struct store *s, const char *token, struct fleet_node *out,
+               struct err *e);
+
+/* A stream opened: records the reported versions (version NULL, schema < 0
+ * when not reported), marks the node online and answers its backlog, oldest
+ * first, as SSE-ready events {seq, data}, now marked DELIVERED. */
+json_t *fleet_stream_open(struct store *s, const struct fleet_node *n,
+                          const char *version, int64_t schema, struct err *e);
+/* The node's stream closed: offline, lastSeenAt. */
+void fleet_stream_closed(struct store *s, const char *node_id);
+
+/* The data line of a command event: the payload with its signature. */
+char *fleet_event_data(json_t *payload, const char *signature);
+
+/* Marks pushed commands DELIVERED (an array of ids), in one transaction. */
+void fleet_delivered(struct store *s, json_t *command_ids);
+
+/* An agent's status report; {"command"}; 400 / 404 / 409 per the
+ * lifecycle. */
+json_t *fleet_report(struct store *s, const struct fleet_node *n,
+                     const char *command_id, json_t *body, struct err *e);
+
+/* Expires and times out overdue commands; answers how many moved. */
+int fleet_sweep(struct store *s, const struct fleet_config *cfg);
+
+#endif

@@ -1,0 +1,203 @@
+#include "server/hub.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/event.h>
+#include <event2/keyvalq_struct.h>
+
+#include "core/fleet.h"
+#include "lib/id.h"
+#include "lib/log.h"
+#include "lib/strmap.h"
+#include "lib/timeutil.h"
+#include "lib/xalloc.h"
+#include "server/server.h"
+
+/* A stuck client's pending write fails after this long. */
+#define STREAM_WRITE_TIMEOUT_S 30
+
+struct stream {
+    struct hub *hub;
+    struct evhttp_request *req;
+    struct evhttp_connection *evcon;
+    int64_t opened_ms;
+    char node_id[ID_LEN + 1];
+};
+
+struct hub {
+    struct server *srv;
+    struct strmap *streams; /* node id -> struct stream */
+    struct event *keepalive;
+};
+
+static void stream_drop(struct stream *st, const char *why)
+{
+    struct evhttp_connection *evcon = st->evcon;
+
+    log_info("stream closing", "node=%s reason=%s", st->node_id, why);
+    /* Freeing the connection runs on_close, which forgets st. */
+    evhttp_connection_free(evcon);
+}
+
+static bool too_slow(struct stream *st)
+{
+    struct bufferevent *bev = evhttp_connection_get_bufferevent(st->evcon);
+
+    return evbuffer_get_length(bufferevent_get_output(bev)) > HUB_OUTPUT_MAX;
+}
+
+/* Writes buf (drained) to the stream; false when it was closed for it. */
+static bool stream_write(struct stream *st, struct evbuffer *buf)
+{
+    evhttp_send_reply_chunk(st->req, buf);
+    if (too_slow(st)) {
+        stream_drop(st, "slow");
+        return false;
+    }
+    return true;
+}
+
+static void on_close(struct evhttp_connection *evcon, void *arg)
+{
+    struct stream *st = arg;
+    struct hub *h = st->hub;
+
+    (void)evcon;
+    if (strmap_get(h->streams, st->node_id) == st) {
+        strmap_del(h->streams, st->node_id);
+        fleet_stream_closed(h->srv->store, st->node_id);
+    }
+    log_info("stream closed", "node=%s seconds=%lld", st->node_id,
+             (long long)((time_mono_ms() - st->opened_ms) / 1000));
+    free(st);
+}
+
+static void add_event(struct evbuffer *buf, int64_t seq, const char *data)
+{
+    evbuffer_add_printf(buf, "id: %lld\nevent: command\ndata: %s\n\n",
+                        (long long)seq, data);
+}
+
+static void start_reply(struct stream *st, json_t *events)
+{
+    struct evkeyvalq *out = evhttp_request_get_output_headers(st->req);
+    struct evbuffer *buf = evbuffer_new();
+    struct timeval wr = {STREAM_WRITE_TIMEOUT_S, 0};
+    json_t *ev;
+    size_t i;
+
+    evhttp_add_header(out, "Content-Type", "text/event-stream");
+    evhttp_add_header(out, "Cache-Control", "no-cache");
+    evhttp_add_header(out, "X-Accel-Buffering", "no");
+    evhttp_send_reply_start(st->req, 200, "OK");
+    /* A stream is quiet for long stretches: no read timeout, and a write
+     * that stays pending this long means the client is gone. */
+    bufferevent_set_timeouts(evhttp_connection_get_bufferevent(st->evcon), NULL,
+                             &wr);
+    evbuffer_add_printf(buf, "retry: %d\n\n", HUB_RETRY_MS);
+    json_array_foreach(events, i, ev)
+        add_event(buf, json_integer_value(json_object_get(ev, "seq")),
+                  json_string_value(json_object_get(ev, "data")));
+    /* No size check here: this runs inside the stream's own request
+     * callback, where the connection must not be freed. */
+    evhttp_send_reply_chunk(st->req, buf);
+    evbuffer_free(buf);
+}
+
+void hub_attach(struct hub *h, struct evhttp_request *req, const char *node_id,
+                json_t *events)
+{
+    struct stream *st = xcalloc(1, sizeof(*st));
+    struct stream *old;
+
+    st->hub = h;
+    st->req = req;
+    st->evcon = evhttp_request_get_connection(req);
+    st->opened_ms = time_mono_ms();
+    snprintf(st->node_id, sizeof(st->node_id), "%s", node_id);
+    old = strmap_put(h->streams, node_id, st);
+    if (old)
+        stream_drop(old, "replaced");
+    evhttp_connection_set_closecb(st->evcon, on_close, st);
+    log_info("stream open", "node=%s backlog=%zu streams=%zu", node_id,
+             json_array_size(events), strmap_size(h->streams));
+    start_reply(st, events);
+}
+
+bool hub_push(struct hub *h, const char *node_id, int64_t seq, const char *data)
+{
+    struct stream *st = strmap_get(h->streams, node_id);
+    struct evbuffer *buf;
+    bool ok;
+
+    if (!st)
+        return false;
+    buf = evbuffer_new();
+    add_event(buf, seq, data);
+    ok = stream_write(st, buf);
+    evbuffer_free(buf);
+    return ok;
+}
+
+void hub_close(struct hub *h, const char *node_id)
+{
+    struct stream *st = strmap_get(h->streams, node_id);
+
+    if (st)
+        stream_drop(st, "closed by server");
+}
+
+void hub_close_all(struct hub *h)
+{
+    void **all = strmap_values(h->streams);
+
+    for (void **p = all; *p; p++)
+        stream_drop(*p, "shutdown");
+    free(all);
+}
+
+size_t hub_count(const struct hub *h)
+{
+    return strmap_size(h->streams);
+}
+
+static void on_keepalive(evutil_socket_t fd, short what, void *arg)
+{
+    struct hub *h = arg;
+    void **all = strmap_values(h->streams);
+    struct evbuffer *buf = evbuffer_new();
+
+    (void)fd;
+    (void)what;
+    for (void **p = all; *p; p++) {
+        evbuffer_add(buf, ": keep-alive\n\n", 14);
+        stream_write(*p, buf);
+    }
+    evbuffer_free(buf);
+    free(all);
+}
+
+struct hub *hub_new(struct server *srv, int keepalive_s)
+{
+    struct hub *h = xcalloc(1, sizeof(*h));
+    struct timeval tv = {keepalive_s, 0};
+
+    h->srv = srv;
+    h->streams = strmap_new();
+    h->keepalive = event_new(srv->base, -1, EV_PERSIST, on_keepalive, h);
+    event_add(h->keepalive, &tv);
+    return h;
+}
+
+void hub_free(struct hub *h)
+{
+    if (!h)
+        return;
+    event_free(h->keepalive);
+    strmap_free(h->streams);
+    free(h);
+}
