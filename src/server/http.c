@@ -63,6 +63,7 @@ const char *http_query(struct request *r, const char *name)
 
 static void log_request(struct request *r, int status)
 {
+    r->srv->requests[status >= 100 && status < 600 ? status / 100 : 0]++;
     log_info("request", "id=%s method=%s path=\"%s\" status=%d ms=%lld", r->id,
              method_name(evhttp_request_get_command(r->req)),
              r->path ? r->path : "?", status,
@@ -91,6 +92,16 @@ void http_reply(struct request *r, int status, json_t *body)
     evbuffer_free(buf);
     free(text);
     json_decref(body);
+    r->answered = true;
+    log_request(r, status);
+}
+
+void http_reply_text(struct request *r, int status, const char *type,
+                     struct evbuffer *buf)
+{
+    http_set_header(r, "Content-Type", type);
+    http_set_header(r, "Cache-Control", "no-store");
+    evhttp_send_reply(r->req, status, NULL, buf);
     r->answered = true;
     log_request(r, status);
 }

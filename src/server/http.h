@@ -9,6 +9,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include <event2/buffer.h>
 #include <event2/http.h>
 #include <event2/keyvalq_struct.h>
 #include <jansson.h>
@@ -68,6 +69,10 @@ void http_taken(struct request *r, int status);
 
 /* Answers with status and body (stolen; NULL answers no body). */
 void http_reply(struct request *r, int status, json_t *body);
+
+/* Answers a non-JSON body (drained from buf) of the given type. */
+void http_reply_text(struct request *r, int status, const char *type,
+                     struct evbuffer *buf);
 
 /* Answers {"error": {...}} from e. */
 void http_reply_err(struct request *r, const struct err *e);

@@ -15,6 +15,7 @@
 #include "core/auth.h"
 #include "lib/config.h"
 #include "lib/log.h"
+#include "lib/timeutil.h"
 #include "server/http.h"
 #include "server/hub.h"
 #include "server/server.h"
@@ -233,6 +234,7 @@ static int configure(struct config *c, int argc, char **argv)
 static int run(struct server *srv, struct config *c)
 {
     srv->base = event_base_new();
+    srv->started_ms = time_mono_ms();
     srv->secure_cookies = config_true(c, "secure-cookies");
     if (open_store(srv, config_get(c, "db")) || start_fleet(srv, c) ||
         start_http(srv, config_get(c, "listen")))

@@ -78,6 +78,7 @@ static void push(struct request *r, json_t *fresh)
             json_array_append(sent, json_object_get(c, "id"));
     }
     fleet_delivered(r->store, sent);
+    r->srv->commands_pushed += json_array_size(sent);
     json_decref(sent);
 }
 
@@ -92,6 +93,7 @@ static void deploy(struct request *r)
         http_reply_err(r, &e);
         return;
     }
+    r->srv->deploys++;
     http_reply(r, out.status, json_incref(out.body));
     push(r, out.fresh);
     deploy_result_release(&out);

@@ -3,6 +3,7 @@
 #define MC_SERVER_SERVER_H
 
 #include <stdbool.h>
+#include <stdint.h>
 
 #include <event2/event.h>
 #include <event2/http.h>
@@ -25,6 +26,11 @@ struct server {
     struct fleet_config fleet;
     bool secure_cookies;
     bool stopping;
+    int64_t started_ms;
+    /* Counters for /metrics. */
+    uint64_t requests[6]; /* by status class: 1xx..5xx, [0] other */
+    uint64_t deploys;
+    uint64_t commands_pushed;
 };
 
 #endif

@@ -338,6 +338,22 @@ int store_command_sweep(struct store *s, const char *now,
     return n;
 }
 
+json_t *store_command_counts(struct store *s, struct err *e)
+{
+    return db_all(s,
+                  "SELECT status, COUNT(*) AS n FROM fleet_commands"
+                  " GROUP BY status ORDER BY status",
+                  NULL, 0, e);
+}
+
+json_t *store_node_count(struct store *s, struct err *e)
+{
+    return db_one(s,
+                  "SELECT COUNT(*) AS n FROM server_nodes"
+                  " WHERE status = 'ACTIVE'",
+                  NULL, 0, e);
+}
+
 json_t *store_idem_get(struct store *s, const char *user_id, const char *key,
                        struct err *e)
 {

@@ -173,6 +173,10 @@ int store_command_cancel_node(struct store *s, const char *node_id,
 int store_command_sweep(struct store *s, const char *now,
                         const char *ack_before, struct err *e);
 
+/* [{status, n}] over all commands, and {"n"} of active nodes. */
+json_t *store_command_counts(struct store *s, struct err *e);
+json_t *store_node_count(struct store *s, struct err *e);
+
 /* --- idempotency keys --------------------------------------------------- */
 /* The stored {route, requestHash, status, response, createdAt} or NULL. */
 json_t *store_idem_get(struct store *s, const char *user_id, const char *key,
