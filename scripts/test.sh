@@ -26,6 +26,8 @@ for build in "$@"; do
     step "unit ($build)" bash -c "cd '$build' && ctest --output-on-failure"
     step "e2e ($build)" env MC_BUILD_DIR="$build" \
         node --test --test-concurrency=1 tests/e2e/
+    step "browser ($build)" env MC_BUILD_DIR="$build" \
+        node --test --test-concurrency=1 tests/browser/
 done
 
 echo "test suites: $passed passed, $failed failed"

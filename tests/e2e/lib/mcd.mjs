@@ -85,6 +85,9 @@ function waitForExit(proc) {
     if (proc.exitCode !== null || proc.signalCode !== null) {
         return Promise.resolve();
     }
+    // The child is unref'd so a forgotten server never holds the test
+    // process open; while something waits for it, it must hold the loop.
+    proc.ref();
     return new Promise((resolve) => proc.once('exit', resolve));
 }
 
