@@ -9,7 +9,8 @@ packages=(
     build-essential cmake pkg-config clang-format
     libevent-dev libjansson-dev libsqlite3-dev libsodium-dev libssl-dev
     libcurl4-openssl-dev libpq-dev libcmocka-dev
-    sqlite3 curl chromium
+    sqlite3 curl chromium jq
+    docker.io docker-registry busybox-static
 )
 
 missing=()
