@@ -9,7 +9,7 @@ packages=(
     build-essential cmake pkg-config clang-format
     libevent-dev libjansson-dev libsqlite3-dev libsodium-dev libssl-dev
     libcurl4-openssl-dev libpq-dev libcmocka-dev
-    sqlite3 curl chromium jq
+    sqlite3 curl chromium jq python3
     docker.io docker-registry busybox-static
 )
 

@@ -30,5 +30,14 @@ for build in "$@"; do
         node --test --test-concurrency=1 tests/browser/
 done
 
+# The store unit test and the whole end-to-end suite once more on a real
+# PostgreSQL (started by the tests themselves), with the plain build.
+plain=$1
+step "unit store on PostgreSQL ($plain)" \
+    node tests/e2e/lib/with-pg.mjs "$plain/test_store"
+step "e2e on PostgreSQL ($plain)" env MC_BUILD_DIR="$plain" MC_TEST_DB=postgres \
+    MC_SKIP_DOCKER=1 \
+    node --test --test-concurrency=1 tests/e2e/
+
 echo "test suites: $passed passed, $failed failed"
 ((failed == 0))

@@ -292,6 +292,13 @@ int auth_bootstrap(struct store *s, const char *token, const char *email,
         free(mail);
         return e->status;
     }
+    /* Another instance starting at the same time may have won the race
+     * between the check above and this transaction. */
+    if (!store_is_empty(s)) {
+        store_rollback(s);
+        free(mail);
+        return 0;
+    }
     rc = bootstrap_rows(s, token, mail, password, e);
     if (rc == 0)
         rc = store_commit(s, e);

@@ -176,10 +176,13 @@ static bool match(const char *pattern, const char *path, char **params)
         if (strncmp(pattern, "{}", 2) == 0) {
             size_t len = strcspn(path, "/");
             size_t out;
+            char *raw;
 
             if (len == 0 || n == HTTP_MAX_PARAMS)
                 return false;
-            params[n] = evhttp_uridecode(xstrndup(path, len), 0, &out);
+            raw = xstrndup(path, len);
+            params[n] = evhttp_uridecode(raw, 0, &out);
+            free(raw);
             n++;
             pattern += 2;
             path += len;

@@ -73,6 +73,10 @@ static void on_close(struct evhttp_connection *evcon, void *arg)
     }
     log_info("stream closed", "node=%s seconds=%lld", st->node_id,
              (long long)((time_mono_ms() - st->opened_ms) / 1000));
+    /* When the client went away, libevent detached our unfinished reply
+     * from the connection and left it to us. */
+    if (!evhttp_request_get_connection(st->req))
+        evhttp_request_free(st->req);
     free(st);
 }
 

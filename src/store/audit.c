@@ -9,7 +9,8 @@ int store_audit_insert(struct store *s, const char *id, const char *org_id,
                        const char *target_type, const char *target_id,
                        json_t *details, const char *now, struct err *e)
 {
-    char *text = json_dumps(details ? details : json_object(), JSON_COMPACT);
+    json_t *empty = details ? NULL : json_object();
+    char *text = json_dumps(details ? details : empty, JSON_COMPACT);
     int rc = db_run(s,
                     "INSERT INTO audit_entries (id, organization_id,"
                     " admin_user_id, action, target_type, target_id, details,"
@@ -20,6 +21,7 @@ int store_audit_insert(struct store *s, const char *id, const char *org_id,
                     e);
 
     free(text);
+    json_decref(empty);
     return rc;
 }
 

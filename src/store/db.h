@@ -8,6 +8,7 @@
 #ifndef MC_STORE_DB_H
 #define MC_STORE_DB_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include <jansson.h>
@@ -51,6 +52,16 @@ struct db_backend {
                 int n, json_t **rows, struct err *e);
     /* Runs one or more statements without parameters (DDL, BEGIN...). */
     int (*exec_script)(struct store *s, const char *sql, struct err *e);
+    /*
+     * Optional. Starts the outermost transaction (NULL: BEGIN IMMEDIATE).
+     * On failure no transaction is left open.
+     */
+    int (*begin)(struct store *s, struct err *e);
+    /*
+     * Optional. Takes (lock true) or releases the lock that lets only one
+     * process at a time migrate a database shared by several (NULL: none).
+     */
+    int (*lock_migrations)(struct store *s, bool lock, struct err *e);
 };
 
 struct store {
@@ -78,5 +89,6 @@ int db_run(struct store *s, const char *sql, const struct db_param *p, int n,
               sizeof(struct db_param))
 
 extern const struct db_backend db_sqlite;
+extern const struct db_backend db_postgres;
 
 #endif

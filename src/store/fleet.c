@@ -302,9 +302,10 @@ int store_command_cancel_node(struct store *s, const char *node_id,
                               const char *now, struct err *e)
 {
     return db_run(s,
-                  "UPDATE fleet_commands SET status = 'CANCELLED',"
-                  " finished_at = $2, updated_at = $2,"
-                  " message = 'node decommissioned'"
+                  "UPDATE fleet_commands SET finished_at = $2,"
+                  " updated_at = $2, message = 'node decommissioned',"
+                  " status = CASE WHEN status IN ('PENDING', 'DELIVERED')"
+                  "  THEN 'CANCELLED' ELSE 'TIMED_OUT' END"
                   " WHERE server_node_id = $1 AND status IN ('PENDING',"
                   " 'DELIVERED', 'ACKNOWLEDGED', 'IN_PROGRESS')",
                   DB_ARGS(DB_STR(node_id), DB_STR(now)), e);

@@ -3,5 +3,6 @@
 #define MC_STORE_MIGRATIONS_H
 
 extern const char *const migrations_sqlite[];
+extern const char *const migrations_postgres[];
 
 #endif

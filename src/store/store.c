@@ -46,7 +46,7 @@ static const struct db_backend *backend_for(const char *url)
 {
     if (strncmp(url, "postgres://", 11) == 0 ||
         strncmp(url, "postgresql://", 13) == 0)
-        return NULL;
+        return &db_postgres;
     return &db_sqlite;
 }
 
@@ -84,7 +84,7 @@ static int apply_migration(struct store *s, int version, const char *sql,
     return 0;
 }
 
-static int migrate(struct store *s, struct err *e)
+static int migrate_locked(struct store *s, struct err *e)
 {
     int have;
 
@@ -103,18 +103,30 @@ static int migrate(struct store *s, struct err *e)
     return 0;
 }
 
+/* Several instances starting at once on one shared database take turns:
+ * the first migrates, the others then find nothing left to do. */
+static int migrate(struct store *s, struct err *e)
+{
+    int rc;
+
+    if (!s->backend->lock_migrations)
+        return migrate_locked(s, e);
+    if (s->backend->lock_migrations(s, true, e))
+        return e->status;
+    rc = migrate_locked(s, e);
+    if (rc)
+        s->backend->lock_migrations(s, false, NULL);
+    else
+        rc = s->backend->lock_migrations(s, false, e);
+    return rc;
+}
+
 int store_open(const char *url, struct store **out, struct err *e)
 {
     struct store *s = xcalloc(1, sizeof(*s));
 
     *out = NULL;
     s->backend = backend_for(url);
-    if (!s->backend) {
-        free(s);
-        return err_set(e, ERR_INTERNAL, "INTERNAL",
-                       "cannot open database: PostgreSQL support is not "
-                       "built yet");
-    }
     if (s->backend->open(s, url, e) || migrate(s, e)) {
         store_free(s);
         return e->status;
@@ -144,13 +156,18 @@ int store_schema_version(struct store *s)
 int store_begin(struct store *s, struct err *e)
 {
     char sql[64];
+    int rc;
 
-    if (s->tx_depth == 0)
-        snprintf(sql, sizeof(sql), "BEGIN IMMEDIATE");
-    else
+    if (s->tx_depth == 0 && s->backend->begin) {
+        rc = s->backend->begin(s, e);
+    } else if (s->tx_depth == 0) {
+        rc = s->backend->exec_script(s, "BEGIN IMMEDIATE", e);
+    } else {
         snprintf(sql, sizeof(sql), "SAVEPOINT sp%d", s->tx_depth);
-    if (s->backend->exec_script(s, sql, e))
-        return e->status;
+        rc = s->backend->exec_script(s, sql, e);
+    }
+    if (rc)
+        return rc;
     s->tx_depth++;
     return 0;
 }

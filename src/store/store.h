@@ -165,7 +165,9 @@ int store_command_deliver_backlog(struct store *s, const char *node_id,
 /* Supersedes the node's open FORCE_UPDATE commands. */
 int store_command_supersede(struct store *s, const char *node_id,
                             const char *by_id, const char *now, struct err *e);
-/* Cancels every open command of the node (decommissioning). */
+/* A node is decommissioned: its commands not yet acknowledged become
+ * CANCELLED, and those acknowledged (which it can no longer finish)
+ * TIMED_OUT. */
 int store_command_cancel_node(struct store *s, const char *node_id,
                               const char *now, struct err *e);
 /* Expires unacknowledged commands past expiresAt; times out acknowledged

@@ -13,6 +13,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import assert from 'node:assert/strict';
+import { startPostgres } from './pg.mjs';
 
 const REPO_ROOT = path.resolve(
     path.dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
@@ -25,6 +26,29 @@ const LISTENING_RE = /msg="listening" addr=([0-9.]+):(\d+)/;
 
 export const ID_RE = /^[a-z0-9]{25}$/;
 export const TIME_RE = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
+
+// MC_TEST_DB=postgres: one real PostgreSQL per test process (per test
+// file), a fresh database for each new data directory. The URL is kept in
+// the directory, so a restart on opts.dir finds the same database.
+const TEST_DB = process.env.MC_TEST_DB || 'sqlite';
+let sharedPostgres = null;
+let databaseSeq = 0;
+
+async function databaseFor(dir) {
+    if (TEST_DB !== 'postgres') {
+        return path.join(dir, 'mc.db');
+    }
+    const saved = path.join(dir, 'pg-url');
+    if (fs.existsSync(saved)) {
+        return fs.readFileSync(saved, 'utf8');
+    }
+    sharedPostgres ??= startPostgres();
+    const pg = await sharedPostgres;
+    databaseSeq += 1;
+    const url = await pg.createDatabase(`mc_e2e_${databaseSeq}`);
+    fs.writeFileSync(saved, url);
+    return url;
+}
 
 const running = new Set();
 const tmpDirs = new Set();
@@ -151,7 +175,7 @@ export async function startMcd(opts = {}) {
     const email = opts.email || 'admin@example.com';
     const args = [
         '--listen', '127.0.0.1:0',
-        '--db', path.join(dir, 'mc.db'),
+        '--db', await databaseFor(dir),
         '--key', path.join(dir, 'server.key'),
         '--log-level', 'debug',
         ...(opts.args || []),
