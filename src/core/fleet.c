@@ -359,7 +359,7 @@ json_t *fleet_stream_open(struct store *s, const struct fleet_node *n,
     now_str(now);
     if (store_begin(s, e))
         return NULL;
-    if (store_node_seen(s, n->id, version, schema, true, now, e) ||
+    if (store_node_seen(s, n->id, version, schema, now, e) ||
         !(rows = store_command_backlog(s, n->id, e)) ||
         store_command_deliver_backlog(s, n->id, now, e) || store_commit(s, e)) {
         json_decref(rows);
@@ -371,15 +371,30 @@ json_t *fleet_stream_open(struct store *s, const struct fleet_node *n,
     return events;
 }
 
-void fleet_stream_closed(struct store *s, const char *node_id)
+void fleet_presence(struct store *s, json_t *changes)
 {
     char now[TIME_RFC3339_LEN];
+    json_t *c;
+    size_t i;
     struct err e;
 
     now_str(now);
-    if (store_node_seen(s, node_id, NULL, -1, false, now, &e))
-        log_warn("cannot mark node offline", "node=%s error=\"%s\"", node_id,
-                 e.message);
+    if (store_begin(s, &e))
+        goto fail;
+    json_array_foreach(changes, i, c)
+    {
+        if (store_node_online(s, json_string_value(json_array_get(c, 0)),
+                              json_is_true(json_array_get(c, 1)), now, &e)) {
+            store_rollback(s);
+            goto fail;
+        }
+    }
+    if (store_commit(s, &e) == 0)
+        return;
+    store_rollback(s);
+fail:
+    log_warn("cannot record nodes online/offline", "count=%zu error=\"%s\"",
+             json_array_size(changes), e.message);
 }
 
 void fleet_delivered(struct store *s, json_t *command_ids)

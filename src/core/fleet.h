@@ -53,13 +53,14 @@ json_t *command_cancel(struct store *s, const struct actor *a, const char *id,
 int fleet_auth(struct store *s, const char *token, struct fleet_node *out,
                struct err *e);
 
-/* A stream opened: records the reported versions (version NULL, schema < 0
- * when not reported), marks the node online and answers its backlog, oldest
- * first, as SSE-ready events {seq, data}, now marked DELIVERED. */
+/* A stream opens: records the reported versions (version NULL, schema < 0
+ * when not reported) and answers the node's backlog, oldest first, as
+ * SSE-ready events {seq, data}, now marked DELIVERED. */
 json_t *fleet_stream_open(struct store *s, const struct fleet_node *n,
                           const char *version, int64_t schema, struct err *e);
-/* The node's stream closed: offline, lastSeenAt. */
-void fleet_stream_closed(struct store *s, const char *node_id);
+/* Streams opened and closed, in order: [[node id, online], ...], written
+ * in one transaction. */
+void fleet_presence(struct store *s, json_t *changes);
 
 /* The data line of a command event: the payload with its signature. */
 char *fleet_event_data(json_t *payload, const char *signature);

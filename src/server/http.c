@@ -14,6 +14,7 @@
 #include "lib/timeutil.h"
 #include "lib/xalloc.h"
 #include "server/server.h"
+#include "server/worker.h"
 
 static const struct route *const tables[] = {
     routes_auth,  routes_accounts, routes_releases,
@@ -45,15 +46,13 @@ static const char *method_name(enum evhttp_cmd_type m)
 
 void http_set_header(struct request *r, const char *name, const char *value)
 {
-    struct evkeyvalq *h = evhttp_request_get_output_headers(r->req);
-
-    evhttp_remove_header(h, name);
-    evhttp_add_header(h, name, value);
+    evhttp_remove_header(&r->out_headers, name);
+    evhttp_add_header(&r->out_headers, name, value);
 }
 
 const char *http_header(struct request *r, const char *name)
 {
-    return evhttp_find_header(evhttp_request_get_input_headers(r->req), name);
+    return evhttp_find_header(&r->in_headers, name);
 }
 
 const char *http_query(struct request *r, const char *name)
@@ -65,45 +64,59 @@ static void log_request(struct request *r, int status)
 {
     r->srv->requests[status >= 100 && status < 600 ? status / 100 : 0]++;
     log_info("request", "id=%s method=%s path=\"%s\" status=%d ms=%lld", r->id,
-             method_name(evhttp_request_get_command(r->req)),
-             r->path ? r->path : "?", status,
+             method_name(r->method), r->path ? r->path : "?", status,
              (long long)(time_mono_ms() - r->start_ms));
 }
 
 void http_taken(struct request *r, int status)
 {
+    r->taken = true;
+    r->status = status;
+}
+
+void http_after(struct request *r, void (*fn)(struct request *r))
+{
+    r->after = fn;
+}
+
+static void set_answer(struct request *r, int status)
+{
+    if (r->answered) {
+        /* A second answer is a bug in a handler: keep the first. */
+        log_error("request answered twice", "id=%s", r->id);
+        return;
+    }
+    r->status = status;
     r->answered = true;
-    log_request(r, status);
 }
 
 void http_reply(struct request *r, int status, json_t *body)
 {
-    struct evbuffer *buf = evbuffer_new();
-    char *text = NULL;
+    char *text;
 
-    if (body) {
+    if (!r->answered && body) {
         text = json_dumps(body, JSON_COMPACT);
-        evbuffer_add(buf, text, strlen(text));
-        evbuffer_add(buf, "\n", 1);
+        evbuffer_add(r->out, text, strlen(text));
+        evbuffer_add(r->out, "\n", 1);
+        free(text);
         http_set_header(r, "Content-Type", "application/json");
     }
-    http_set_header(r, "Cache-Control", "no-store");
-    evhttp_send_reply(r->req, status, NULL, buf);
-    evbuffer_free(buf);
-    free(text);
+    if (!r->answered)
+        http_set_header(r, "Cache-Control", "no-store");
+    set_answer(r, status);
     json_decref(body);
-    r->answered = true;
-    log_request(r, status);
 }
 
 void http_reply_text(struct request *r, int status, const char *type,
                      struct evbuffer *buf)
 {
-    http_set_header(r, "Content-Type", type);
-    http_set_header(r, "Cache-Control", "no-store");
-    evhttp_send_reply(r->req, status, NULL, buf);
-    r->answered = true;
-    log_request(r, status);
+    if (!r->answered) {
+        if (type)
+            http_set_header(r, "Content-Type", type);
+        if (buf)
+            evbuffer_add_buffer(r->out, buf);
+    }
+    set_answer(r, status);
 }
 
 void http_reply_err(struct request *r, const struct err *e)
@@ -206,7 +219,7 @@ static void free_params(char **params)
 static const struct route *route_find(struct request *r, char *allow,
                                       size_t allow_len)
 {
-    enum evhttp_cmd_type m = evhttp_request_get_command(r->req);
+    enum evhttp_cmd_type m = r->method;
 
     allow[0] = '\0';
     for (int t = 0; tables[t]; t++) {
@@ -251,7 +264,7 @@ char *http_cookie(struct request *r, const char *name)
 
 static bool safe_method(struct request *r)
 {
-    enum evhttp_cmd_type m = evhttp_request_get_command(r->req);
+    enum evhttp_cmd_type m = r->method;
 
     return m == EVHTTP_REQ_GET || m == EVHTTP_REQ_HEAD;
 }
@@ -317,20 +330,15 @@ static bool is_json_type(const char *ct)
 
 static int read_body(struct request *r, struct err *e)
 {
-    struct evbuffer *in = evhttp_request_get_input_buffer(r->req);
-    size_t len = evbuffer_get_length(in);
+    size_t len = r->raw_len;
     json_error_t jerr;
 
     if (len == 0)
         return 0;
-    if (len > HTTP_BODY_MAX)
-        return err_set(e, 413, "BODY_TOO_LARGE",
-                       "request body is over %d bytes", HTTP_BODY_MAX);
     if (!is_json_type(http_header(r, "Content-Type")))
         return err_set(e, 415, "UNSUPPORTED_MEDIA_TYPE",
                        "request body must be application/json");
-    r->body = json_loadb((const char *)evbuffer_pullup(in, -1), len,
-                         JSON_REJECT_DUPLICATES, &jerr);
+    r->body = json_loadb(r->raw_body, len, JSON_REJECT_DUPLICATES, &jerr);
     if (!r->body)
         return err_set(e, ERR_INVALID, "INVALID_JSON",
                        "malformed JSON at line %d column %d: %s", jerr.line,
@@ -340,80 +348,141 @@ static int read_body(struct request *r, struct err *e)
 
 /* --- dispatch ----------------------------------------------------------- */
 
-static void request_release(struct request *r)
+static void request_free(struct request *r)
 {
     free_params(r->params);
     evhttp_clear_headers(&r->query);
+    evhttp_clear_headers(&r->in_headers);
+    evhttp_clear_headers(&r->out_headers);
+    evbuffer_free(r->out);
     json_decref(r->body);
+    json_decref(r->after_data);
+    free(r->raw_body);
     free(r->path);
+    free(r);
 }
 
-static int request_init(struct request *r, struct evhttp_request *req,
-                        struct server *srv)
+static void copy_headers(struct evkeyvalq *to, const struct evkeyvalq *from)
 {
+    const struct evkeyval *h;
+
+    TAILQ_FOREACH(h, from, next)
+    evhttp_add_header(to, h->key, h->value);
+}
+
+/* Everything a handler may read is copied off the evhttp request here, on
+ * the loop: the handler runs on the worker, where evhttp is off limits. */
+static struct request *request_new(struct evhttp_request *req,
+                                   struct server *srv, bool *bad_query)
+{
+    struct request *r = xcalloc(1, sizeof(*r));
     const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(req);
     const char *path = uri ? evhttp_uri_get_path(uri) : NULL;
     const char *q = uri ? evhttp_uri_get_query(uri) : NULL;
+    struct evbuffer *in = evhttp_request_get_input_buffer(req);
 
-    memset(r, 0, sizeof(*r));
     r->req = req;
     r->srv = srv;
     r->store = srv->store;
+    r->method = evhttp_request_get_command(req);
     r->start_ms = time_mono_ms();
     TAILQ_INIT(&r->query);
+    TAILQ_INIT(&r->in_headers);
+    TAILQ_INIT(&r->out_headers);
+    r->out = evbuffer_new();
     id_new(r->id);
     r->path = xstrdup(path && *path ? path : "/");
+    copy_headers(&r->in_headers, evhttp_request_get_input_headers(req));
+    r->raw_len = evbuffer_get_length(in);
+    if (r->raw_len > 0 && r->raw_len <= HTTP_BODY_MAX) {
+        r->raw_body = xmalloc(r->raw_len);
+        evbuffer_remove(in, r->raw_body, r->raw_len);
+    }
     http_set_header(r, "X-Request-Id", r->id);
-    return q ? evhttp_parse_query_str(q, &r->query) : 0;
+    *bad_query = q && evhttp_parse_query_str(q, &r->query) != 0;
+    return r;
 }
 
-static void dispatch(struct request *r)
+/* On the worker: who is asking, the body, then the handler. */
+static void run_route(struct store *s, void *arg)
 {
-    char allow[128];
-    const struct route *rt = route_find(r, allow, sizeof(allow));
+    struct request *r = arg;
     struct err e;
 
+    (void)s;
     err_clear(&e);
-    if (!rt && allow[0]) {
+    if (r->route->auth == AUTH_AGENT && authenticate_agent(r, &e))
+        http_reply_err(r, &e);
+    else if (r->route->auth == AUTH_ADMIN &&
+             (authenticate(r, &e) || check_role(r, r->route, &e)))
+        http_reply_err(r, &e);
+    else if (read_body(r, &e))
+        http_reply_err(r, &e);
+    else
+        r->route->handler(r);
+    if (!r->answered && !r->taken)
+        http_error(r, 500, "INTERNAL", "no answer");
+}
+
+/* On the loop: the answer goes out (or the request was taken over as a
+ * stream), then the route's follow-up runs. */
+static void finish_route(void *arg)
+{
+    struct request *r = arg;
+    const struct evkeyval *h;
+
+    if (!r->taken) {
+        struct evkeyvalq *out = evhttp_request_get_output_headers(r->req);
+
+        TAILQ_FOREACH(h, &r->out_headers, next)
+        evhttp_add_header(out, h->key, h->value);
+        /* When the client is gone this frees the request instead. */
+        evhttp_send_reply(r->req, r->status, NULL, r->out);
+    }
+    log_request(r, r->status);
+    if (r->after)
+        r->after(r);
+    request_free(r);
+}
+
+static void route(struct request *r)
+{
+    char allow[128];
+
+    r->route = route_find(r, allow, sizeof(allow));
+    if (!r->route && allow[0]) {
         http_set_header(r, "Allow", allow);
         http_error(r, 405, "METHOD_NOT_ALLOWED", "method not allowed on %.100s",
                    r->path);
-        return;
-    }
-    if (!rt) {
+    } else if (!r->route) {
         http_error(r, 404, "NOT_FOUND", "no route %.100s", r->path);
+    } else if (r->route->on_loop) {
+        r->route->handler(r);
+    } else {
+        worker_submit(r->srv->worker, run_route, finish_route, r);
         return;
     }
-    if (rt->auth == AUTH_AGENT && authenticate_agent(r, &e)) {
-        http_reply_err(r, &e);
-        return;
-    }
-    if (rt->auth == AUTH_ADMIN &&
-        (authenticate(r, &e) || check_role(r, rt, &e))) {
-        http_reply_err(r, &e);
-        return;
-    }
-    if (read_body(r, &e)) {
-        http_reply_err(r, &e);
-        return;
-    }
-    rt->handler(r);
+    finish_route(r);
 }
 
 static void on_request(struct evhttp_request *req, void *arg)
 {
     struct server *srv = arg;
-    struct request r;
+    bool bad_query;
+    struct request *r = request_new(req, srv, &bad_query);
 
-    if (request_init(&r, req, srv) != 0)
-        http_error(&r, 400, "INVALID_QUERY", "malformed query string");
-    else if (srv->stopping)
-        http_error(&r, 503, "SHUTTING_DOWN", "the server is stopping");
-    else
-        dispatch(&r);
-    if (!r.answered)
-        http_error(&r, 500, "INTERNAL", "no answer");
-    request_release(&r);
+    if (bad_query) {
+        http_error(r, 400, "INVALID_QUERY", "malformed query string");
+    } else if (srv->stopping) {
+        http_error(r, 503, "SHUTTING_DOWN", "the server is stopping");
+    } else if (r->raw_len > HTTP_BODY_MAX) {
+        http_error(r, 413, "BODY_TOO_LARGE", "request body is over %d bytes",
+                   HTTP_BODY_MAX);
+    } else {
+        route(r);
+        return;
+    }
+    finish_route(r);
 }
 
 void http_setup(struct evhttp *http, struct server *srv)

@@ -24,19 +24,38 @@
 
 struct server;
 
+/*
+ * One request. Routes run on the database worker (src/server/worker.h),
+ * except those marked on_loop: a handler reads the copies here and builds
+ * its answer with http_reply*(); the loop sends it, then runs the
+ * follow-up set with http_after() (pushes to streams and the like), where
+ * r->req and the hub may be used.
+ */
 struct request {
-    struct evhttp_request *req;
+    struct evhttp_request *req; /* loop thread only */
     struct server *srv;
-    struct store *store;
+    struct store *store; /* worker thread only */
+    const struct route *route;
     char id[ID_LEN + 1];
     int64_t start_ms;
+    enum evhttp_cmd_type method;
     char *path;
     struct evkeyvalq query;
+    struct evkeyvalq in_headers;
     char *params[HTTP_MAX_PARAMS];
+    char *raw_body;
+    size_t raw_len;
     json_t *body;
     struct actor actor;
     struct fleet_node node; /* AUTH_AGENT routes */
+    /* The answer. */
+    int status;
+    struct evkeyvalq out_headers;
+    struct evbuffer *out;
     bool answered;
+    bool taken; /* a stream: no answer is sent */
+    void (*after)(struct request *r);
+    json_t *after_data; /* for the follow-up; freed with the request */
 };
 
 enum route_auth {
@@ -51,6 +70,7 @@ struct route {
     enum route_auth auth;
     enum role min_role;
     void (*handler)(struct request *r);
+    bool on_loop; /* no database: runs on the loop (AUTH_NONE only) */
 };
 
 /* The route tables, each ended by an entry with a NULL pattern. */
@@ -64,13 +84,19 @@ extern const struct route routes_fleet[];
 /* Installs the dispatcher on http. */
 void http_setup(struct evhttp *http, struct server *srv);
 
-/* Marks the request as taken over (a stream) and logs it. */
+/* Marks the request as taken over (a stream): no answer is sent; the
+ * follow-up takes r->req. */
 void http_taken(struct request *r, int status);
 
-/* Answers with status and body (stolen; NULL answers no body). */
+/* Sets the follow-up that runs on the loop once the answer is out. */
+void http_after(struct request *r, void (*fn)(struct request *r));
+
+/* Answers with status and body (stolen; NULL answers no body). The first
+ * answer counts. */
 void http_reply(struct request *r, int status, json_t *body);
 
-/* Answers a non-JSON body (drained from buf) of the given type. */
+/* Answers a non-JSON body (drained from buf, which may be NULL) of the
+ * given type (NULL: none). */
 void http_reply_text(struct request *r, int status, const char *type,
                      struct evbuffer *buf);
 

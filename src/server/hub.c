@@ -16,6 +16,7 @@
 #include "lib/timeutil.h"
 #include "lib/xalloc.h"
 #include "server/server.h"
+#include "server/worker.h"
 
 /* A stuck client's pending write fails after this long. */
 #define STREAM_WRITE_TIMEOUT_S 30
@@ -32,7 +33,42 @@ struct hub {
     struct server *srv;
     struct strmap *streams; /* node id -> struct stream */
     struct event *keepalive;
+    /* Online/offline changes not yet written, in the order they happened:
+     * [[node id, online], ...]; flushed once per loop turn, so a thousand
+     * agents reconnecting cost one transaction, not a thousand. */
+    json_t *presence;
+    struct event *flush;
 };
+
+static void presence(struct hub *h, const char *node_id, bool online)
+{
+    if (json_array_size(h->presence) == 0)
+        event_active(h->flush, 0, 0);
+    json_array_append_new(h->presence, json_pack("[s, b]", node_id, online));
+    h->srv->streams_open = strmap_size(h->streams);
+}
+
+static void presence_run(struct store *s, void *arg)
+{
+    fleet_presence(s, arg);
+}
+
+static void presence_done(void *arg)
+{
+    json_decref(arg);
+}
+
+static void on_flush(evutil_socket_t fd, short what, void *arg)
+{
+    struct hub *h = arg;
+
+    (void)fd;
+    (void)what;
+    if (json_array_size(h->presence) == 0)
+        return;
+    worker_submit(h->srv->worker, presence_run, presence_done, h->presence);
+    h->presence = json_array();
+}
 
 static void stream_drop(struct stream *st, const char *why)
 {
@@ -69,7 +105,7 @@ static void on_close(struct evhttp_connection *evcon, void *arg)
     (void)evcon;
     if (strmap_get(h->streams, st->node_id) == st) {
         strmap_del(h->streams, st->node_id);
-        fleet_stream_closed(h->srv->store, st->node_id);
+        presence(h, st->node_id, false);
     }
     log_info("stream closed", "node=%s seconds=%lld", st->node_id,
              (long long)((time_mono_ms() - st->opened_ms) / 1000));
@@ -127,6 +163,7 @@ void hub_attach(struct hub *h, struct evhttp_request *req, const char *node_id,
     if (old)
         stream_drop(old, "replaced");
     evhttp_connection_set_closecb(st->evcon, on_close, st);
+    presence(h, node_id, true);
     log_info("stream open", "node=%s backlog=%zu streams=%zu", node_id,
              json_array_size(events), strmap_size(h->streams));
     start_reply(st, events);
@@ -164,6 +201,11 @@ void hub_close_all(struct hub *h)
     free(all);
 }
 
+void hub_flush(struct hub *h)
+{
+    on_flush(-1, 0, h);
+}
+
 size_t hub_count(const struct hub *h)
 {
     return strmap_size(h->streams);
@@ -194,6 +236,8 @@ struct hub *hub_new(struct server *srv, int keepalive_s)
     h->streams = strmap_new();
     h->keepalive = event_new(srv->base, -1, EV_PERSIST, on_keepalive, h);
     event_add(h->keepalive, &tv);
+    h->presence = json_array();
+    h->flush = event_new(srv->base, -1, 0, on_flush, h);
     return h;
 }
 
@@ -202,6 +246,8 @@ void hub_free(struct hub *h)
     if (!h)
         return;
     event_free(h->keepalive);
+    event_free(h->flush);
+    json_decref(h->presence);
     strmap_free(h->streams);
     free(h);
 }

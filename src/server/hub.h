@@ -38,8 +38,12 @@ bool hub_push(struct hub *h, const char *node_id, int64_t seq,
 /* Closes the node's stream, if it has one. */
 void hub_close(struct hub *h, const char *node_id);
 
-/* Closes every stream (shutdown). */
+/* Closes every stream (shutdown); their nodes go offline through the
+ * worker like any other close. */
 void hub_close_all(struct hub *h);
+
+/* Hands pending online/offline changes to the worker now. */
+void hub_flush(struct hub *h);
 
 size_t hub_count(const struct hub *h);
 

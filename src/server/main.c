@@ -18,6 +18,7 @@
 #include "lib/timeutil.h"
 #include "server/http.h"
 #include "server/hub.h"
+#include "server/worker.h"
 #include "server/server.h"
 
 static struct config_opt options[] = {
@@ -55,25 +56,40 @@ static void usage(struct config *c, FILE *out)
                  "printed once.\n");
 }
 
+/* Once every job has run and its answer is out, the loop may end; a short
+ * grace lets the last answers leave the buffers. */
+static void on_stopper(evutil_socket_t fd, short what, void *arg)
+{
+    struct server *srv = arg;
+    struct timeval grace = {0, 200 * 1000};
+
+    (void)fd;
+    (void)what;
+    hub_flush(srv->hub);
+    if (worker_pending(srv->worker) == 0)
+        event_base_loopexit(srv->base, &grace);
+}
+
 static void on_signal(evutil_socket_t sig, short what, void *arg)
 {
     struct server *srv = arg;
-    struct timeval grace = {0, 250 * 1000};
+    struct timeval tick = {0, 20 * 1000};
 
     (void)what;
     if (srv->stopping)
         return;
     log_info("stopping", "signal=%d", (int)sig);
     srv->stopping = true;
-    /* Stop accepting; answers already being written get a short grace.
-     * Agents see their stream end and come back to another instance or
-     * to this one restarted. */
+    /* Stop accepting and finish what is in flight. Agents see their
+     * stream end and come back to another instance or to this one
+     * restarted. */
     if (srv->listener) {
         evhttp_del_accept_socket(srv->http, srv->listener);
         srv->listener = NULL;
     }
     hub_close_all(srv->hub);
-    event_base_loopexit(srv->base, &grace);
+    srv->stopper = event_new(srv->base, -1, EV_PERSIST, on_stopper, srv);
+    event_add(srv->stopper, &tick);
 }
 
 static int split_listen(const char *listen, char *host, size_t hostlen,
@@ -165,13 +181,22 @@ static int seconds(const struct config *c, const char *name)
     return (int)n;
 }
 
+static void sweep_run(struct store *s, void *arg)
+{
+    struct server *srv = arg;
+
+    fleet_sweep(s, &srv->fleet);
+}
+
 static void on_sweep(evutil_socket_t fd, short what, void *arg)
 {
     struct server *srv = arg;
 
     (void)fd;
     (void)what;
-    fleet_sweep(srv->store, &srv->fleet);
+    /* A sweep still queued (a slow database) needs no second one. */
+    if (worker_pending(srv->worker) < 1000)
+        worker_submit(srv->worker, sweep_run, NULL, srv);
 }
 
 static int start_fleet(struct server *srv, const struct config *c)
@@ -197,6 +222,7 @@ static int start_fleet(struct server *srv, const struct config *c)
     /* This process holds no stream yet. */
     if (store_nodes_all_offline(srv->store, &e))
         log_warn("cannot reset online flags", "error=\"%s\"", e.message);
+    srv->worker = worker_new(srv->base, srv->store);
     srv->hub = hub_new(srv, keepalive);
     srv->sweeper = event_new(srv->base, -1, EV_PERSIST, on_sweep, srv);
     event_add(srv->sweeper, &tv);
@@ -255,6 +281,11 @@ static void server_release(struct server *srv)
         event_free(srv->sigterm);
     if (srv->sweeper)
         event_free(srv->sweeper);
+    if (srv->stopper)
+        event_free(srv->stopper);
+    /* Runs what is still queued before the store closes, and hands the
+     * answers to connections that are still there. */
+    worker_free(srv->worker);
     if (srv->http)
         evhttp_free(srv->http);
     hub_free(srv->hub);

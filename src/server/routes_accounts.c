@@ -59,13 +59,16 @@ static void token_delete(struct request *r)
 
 const struct route routes_accounts[] = {
     {EVHTTP_REQ_POST, "/api/admin/organizations", AUTH_ADMIN, ROLE_SUPER,
-     org_post},
+     org_post, false},
     {EVHTTP_REQ_GET, "/api/admin/organizations", AUTH_ADMIN, ROLE_MEMBER,
-     org_get},
-    {EVHTTP_REQ_POST, "/api/admin/users", AUTH_ADMIN, ROLE_ADMIN, user_post},
-    {EVHTTP_REQ_POST, "/api/admin/tokens", AUTH_ADMIN, ROLE_MEMBER, token_post},
-    {EVHTTP_REQ_GET, "/api/admin/tokens", AUTH_ADMIN, ROLE_MEMBER, token_get},
+     org_get, false},
+    {EVHTTP_REQ_POST, "/api/admin/users", AUTH_ADMIN, ROLE_ADMIN, user_post,
+     false},
+    {EVHTTP_REQ_POST, "/api/admin/tokens", AUTH_ADMIN, ROLE_MEMBER, token_post,
+     false},
+    {EVHTTP_REQ_GET, "/api/admin/tokens", AUTH_ADMIN, ROLE_MEMBER, token_get,
+     false},
     {EVHTTP_REQ_DELETE, "/api/admin/tokens/{}", AUTH_ADMIN, ROLE_MEMBER,
-     token_delete},
-    {0, NULL, 0, 0, NULL},
+     token_delete, false},
+    {0, NULL, 0, 0, NULL, false},
 };

@@ -44,6 +44,11 @@ static void node_post(struct request *r)
                       &e);
 }
 
+static void close_stream(struct request *r)
+{
+    hub_close(r->srv->hub, r->params[0]);
+}
+
 static void node_decommission_post(struct request *r)
 {
     struct err e;
@@ -52,7 +57,7 @@ static void node_decommission_post(struct request *r)
     err_clear(&e);
     out = node_decommission(r->store, &r->actor, r->params[0], &e);
     if (out)
-        hub_close(r->srv->hub, r->params[0]);
+        http_after(r, close_stream);
     http_reply_result(r, 200, out, &e);
 }
 
@@ -89,6 +94,11 @@ static int64_t query_schema(struct request *r)
     return n;
 }
 
+static void attach_stream(struct request *r)
+{
+    hub_attach(r->srv->hub, r->req, r->node.id, r->after_data);
+}
+
 static void stream_get(struct request *r)
 {
     const char *version = http_query(r, "currentVersion");
@@ -113,12 +123,12 @@ static void stream_get(struct request *r)
         http_reply_err(r, &e);
         return;
     }
-    http_taken(r, 200);
     if (last)
         log_debug("stream resume", "node=%s last_event_id=\"%.20s\"",
                   r->node.id, last);
-    hub_attach(r->srv->hub, r->req, r->node.id, events);
-    json_decref(events);
+    http_taken(r, 200);
+    r->after_data = events;
+    http_after(r, attach_stream);
 }
 
 static void status_post(struct request *r)
@@ -133,19 +143,20 @@ static void status_post(struct request *r)
 
 const struct route routes_fleet[] = {
     {EVHTTP_REQ_GET, "/api/admin/locations", AUTH_ADMIN, ROLE_MEMBER,
-     locations_get},
+     locations_get, false},
     {EVHTTP_REQ_POST, "/api/admin/locations", AUTH_ADMIN, ROLE_ADMIN,
-     locations_post},
+     locations_post, false},
     {EVHTTP_REQ_POST, "/api/admin/locations/{}/nodes", AUTH_ADMIN, ROLE_ADMIN,
-     node_post},
+     node_post, false},
     {EVHTTP_REQ_POST, "/api/admin/nodes/{}/decommission", AUTH_ADMIN,
-     ROLE_ADMIN, node_decommission_post},
+     ROLE_ADMIN, node_decommission_post, false},
     {EVHTTP_REQ_GET, "/api/admin/commands/{}", AUTH_ADMIN, ROLE_ADMIN,
-     command_get},
+     command_get, false},
     {EVHTTP_REQ_POST, "/api/admin/commands/{}/cancel", AUTH_ADMIN, ROLE_ADMIN,
-     command_cancel_post},
-    {EVHTTP_REQ_GET, "/api/fleet/stream", AUTH_AGENT, ROLE_NONE, stream_get},
+     command_cancel_post, false},
+    {EVHTTP_REQ_GET, "/api/fleet/stream", AUTH_AGENT, ROLE_NONE, stream_get,
+     false},
     {EVHTTP_REQ_POST, "/api/fleet/commands/{}/status", AUTH_AGENT, ROLE_NONE,
-     status_post},
-    {0, NULL, 0, 0, NULL},
+     status_post, false},
+    {0, NULL, 0, 0, NULL, false},
 };

@@ -61,7 +61,8 @@ static void metrics(struct request *r)
         evbuffer_add_printf(b, "mc_http_requests_total{class=\"%s\"} %llu\n",
                             classes[i], (unsigned long long)srv->requests[i]);
     metric(b, "mc_streams_open", "gauge", "Agent streams held by this mcd.");
-    evbuffer_add_printf(b, "mc_streams_open %zu\n", hub_count(srv->hub));
+    evbuffer_add_printf(b, "mc_streams_open %llu\n",
+                        (unsigned long long)srv->streams_open);
     metric(b, "mc_deploys_total", "counter", "Deploy calls answered.");
     evbuffer_add_printf(b, "mc_deploys_total %llu\n",
                         (unsigned long long)srv->deploys);
@@ -91,8 +92,8 @@ static void audit(struct request *r)
 }
 
 const struct route routes_misc[] = {
-    {EVHTTP_REQ_GET, "/healthz", AUTH_NONE, ROLE_NONE, healthz},
-    {EVHTTP_REQ_GET, "/metrics", AUTH_NONE, ROLE_NONE, metrics},
-    {EVHTTP_REQ_GET, "/api/admin/audit", AUTH_ADMIN, ROLE_ADMIN, audit},
-    {0, NULL, 0, 0, NULL},
+    {EVHTTP_REQ_GET, "/healthz", AUTH_NONE, ROLE_NONE, healthz, false},
+    {EVHTTP_REQ_GET, "/metrics", AUTH_NONE, ROLE_NONE, metrics, false},
+    {EVHTTP_REQ_GET, "/api/admin/audit", AUTH_ADMIN, ROLE_ADMIN, audit, false},
+    {0, NULL, 0, 0, NULL, false},
 };

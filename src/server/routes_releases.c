@@ -6,6 +6,7 @@
 #include "server/http.h"
 #include "server/hub.h"
 #include "server/server.h"
+#include "server/worker.h"
 
 static void list(struct request *r)
 {
@@ -61,15 +62,26 @@ static void archive(struct request *r)
         r, 200, release_archive(r->store, &r->actor, r->params[0], &e), &e);
 }
 
-/* Pushes the new commands to the streams open here, then records which
- * went out; the others go out when their node connects. */
-static void push(struct request *r, json_t *fresh)
+static void delivered_run(struct store *s, void *arg)
+{
+    fleet_delivered(s, arg);
+}
+
+static void delivered_done(void *arg)
+{
+    json_decref(arg);
+}
+
+/* On the loop, once the answer is out: pushes the new commands to the
+ * streams open here, then has the worker record which went out; the others
+ * go out when their node connects. */
+static void push(struct request *r)
 {
     json_t *sent = json_array();
     json_t *c;
     size_t i;
 
-    json_array_foreach(fresh, i, c)
+    json_array_foreach(r->after_data, i, c)
     {
         if (hub_push(r->srv->hub,
                      json_string_value(json_object_get(c, "serverNodeId")),
@@ -77,9 +89,8 @@ static void push(struct request *r, json_t *fresh)
                      json_string_value(json_object_get(c, "data"))))
             json_array_append(sent, json_object_get(c, "id"));
     }
-    fleet_delivered(r->store, sent);
     r->srv->commands_pushed += json_array_size(sent);
-    json_decref(sent);
+    worker_submit(r->srv->worker, delivered_run, delivered_done, sent);
 }
 
 static void deploy(struct request *r)
@@ -95,17 +106,21 @@ static void deploy(struct request *r)
     }
     r->srv->deploys++;
     http_reply(r, out.status, json_incref(out.body));
-    push(r, out.fresh);
+    r->after_data = json_incref(out.fresh);
+    http_after(r, push);
     deploy_result_release(&out);
 }
 
 const struct route routes_releases[] = {
-    {EVHTTP_REQ_GET, "/api/admin/releases", AUTH_ADMIN, ROLE_ADMIN, list},
-    {EVHTTP_REQ_POST, "/api/admin/releases", AUTH_ADMIN, ROLE_ADMIN, create},
-    {EVHTTP_REQ_GET, "/api/admin/releases/{}", AUTH_ADMIN, ROLE_ADMIN, show},
+    {EVHTTP_REQ_GET, "/api/admin/releases", AUTH_ADMIN, ROLE_ADMIN, list,
+     false},
+    {EVHTTP_REQ_POST, "/api/admin/releases", AUTH_ADMIN, ROLE_ADMIN, create,
+     false},
+    {EVHTTP_REQ_GET, "/api/admin/releases/{}", AUTH_ADMIN, ROLE_ADMIN, show,
+     false},
     {EVHTTP_REQ_DELETE, "/api/admin/releases/{}", AUTH_ADMIN, ROLE_ADMIN,
-     archive},
+     archive, false},
     {EVHTTP_REQ_POST, "/api/admin/releases/{}/deploy", AUTH_ADMIN, ROLE_ADMIN,
-     deploy},
-    {0, NULL, 0, 0, NULL},
+     deploy, false},
+    {0, NULL, 0, 0, NULL, false},
 };

@@ -11,8 +11,6 @@
 
 #include <event2/buffer.h>
 
-#include "lib/log.h"
-#include "lib/timeutil.h"
 #include "server/http.h"
 #include "server/web_assets.h"
 
@@ -49,17 +47,10 @@ static void security_headers(struct request *r)
     http_set_header(r, "Referrer-Policy", "no-referrer");
 }
 
-/* http_reply() answers JSON only; this is its counterpart for files, with
- * the same log line. buf may be NULL (no body). */
+/* buf may be NULL (no body). */
 static void web_send(struct request *r, int status, struct evbuffer *buf)
 {
-    bool head = evhttp_request_get_command(r->req) == EVHTTP_REQ_HEAD;
-
-    evhttp_send_reply(r->req, status, NULL, buf);
-    r->answered = true;
-    log_info("request", "id=%s method=%s path=\"%s\" status=%d ms=%lld", r->id,
-             head ? "HEAD" : "GET", r->path, status,
-             (long long)(time_mono_ms() - r->start_ms));
+    http_reply_text(r, status, NULL, buf);
 }
 
 /* If-None-Match holds "*" or a list of entity tags, weak ones included. */
@@ -121,12 +112,14 @@ static void root(struct request *r)
  * is listed. NEEDSWORK: paths deeper than four segments below /dashboard/
  * answer the JSON 404; no view of the app is that deep. */
 const struct route routes_web[] = {
-    {EVHTTP_REQ_GET, "/", AUTH_NONE, ROLE_NONE, root},
-    {EVHTTP_REQ_GET, "/dashboard", AUTH_NONE, ROLE_NONE, dashboard},
-    {EVHTTP_REQ_GET, "/dashboard/", AUTH_NONE, ROLE_NONE, dashboard},
-    {EVHTTP_REQ_GET, "/dashboard/{}", AUTH_NONE, ROLE_NONE, dashboard},
-    {EVHTTP_REQ_GET, "/dashboard/{}/{}", AUTH_NONE, ROLE_NONE, dashboard},
-    {EVHTTP_REQ_GET, "/dashboard/{}/{}/{}", AUTH_NONE, ROLE_NONE, dashboard},
-    {EVHTTP_REQ_GET, "/dashboard/{}/{}/{}/{}", AUTH_NONE, ROLE_NONE, dashboard},
-    {0, NULL, 0, 0, NULL},
+    {EVHTTP_REQ_GET, "/", AUTH_NONE, ROLE_NONE, root, true},
+    {EVHTTP_REQ_GET, "/dashboard", AUTH_NONE, ROLE_NONE, dashboard, true},
+    {EVHTTP_REQ_GET, "/dashboard/", AUTH_NONE, ROLE_NONE, dashboard, true},
+    {EVHTTP_REQ_GET, "/dashboard/{}", AUTH_NONE, ROLE_NONE, dashboard, true},
+    {EVHTTP_REQ_GET, "/dashboard/{}/{}", AUTH_NONE, ROLE_NONE, dashboard, true},
+    {EVHTTP_REQ_GET, "/dashboard/{}/{}/{}", AUTH_NONE, ROLE_NONE, dashboard,
+     true},
+    {EVHTTP_REQ_GET, "/dashboard/{}/{}/{}/{}", AUTH_NONE, ROLE_NONE, dashboard,
+     true},
+    {0, NULL, 0, 0, NULL, false},
 };

@@ -13,6 +13,7 @@
 #include "store/store.h"
 
 struct hub;
+struct worker;
 
 struct server {
     struct event_base *base;
@@ -22,15 +23,18 @@ struct server {
     struct event *sigint, *sigterm;
     struct event *sweeper;
     struct hub *hub;
+    struct worker *worker;
+    struct event *stopper;
     struct sign_key *key;
     struct fleet_config fleet;
     bool secure_cookies;
     bool stopping;
     int64_t started_ms;
-    /* Counters for /metrics. */
-    uint64_t requests[6]; /* by status class: 1xx..5xx, [0] other */
-    uint64_t deploys;
-    uint64_t commands_pushed;
+    /* Counters for /metrics: written on the loop, read on the worker. */
+    _Atomic uint64_t requests[6]; /* by status class 1xx..5xx; [0] other */
+    _Atomic uint64_t deploys;
+    _Atomic uint64_t commands_pushed;
+    _Atomic uint64_t streams_open;
 };
 
 #endif

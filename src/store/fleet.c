@@ -146,17 +146,25 @@ int store_node_decommission(struct store *s, const char *id, const char *now,
 }
 
 int store_node_seen(struct store *s, const char *id, const char *version,
-                    int64_t schema, bool online, const char *now, struct err *e)
+                    int64_t schema, const char *now, struct err *e)
 {
     return db_run(s,
-                  "UPDATE server_nodes SET online = $2, last_seen_at = $3,"
-                  " current_version = COALESCE($4, current_version),"
-                  " schema_version = COALESCE($5, schema_version)"
+                  "UPDATE server_nodes SET last_seen_at = $2,"
+                  " current_version = COALESCE($3, current_version),"
+                  " schema_version = COALESCE($4, schema_version)"
                   " WHERE id = $1",
-                  DB_ARGS(DB_STR(id), DB_I64(online), DB_STR(now),
-                          DB_STR(version),
+                  DB_ARGS(DB_STR(id), DB_STR(now), DB_STR(version),
                           schema >= 0 ? DB_I64(schema) : DB_NUL),
                   e);
+}
+
+int store_node_online(struct store *s, const char *id, bool online,
+                      const char *now, struct err *e)
+{
+    return db_run(s,
+                  "UPDATE server_nodes SET online = $2, last_seen_at = $3"
+                  " WHERE id = $1",
+                  DB_ARGS(DB_STR(id), DB_I64(online), DB_STR(now)), e);
 }
 
 int store_nodes_all_offline(struct store *s, struct err *e)

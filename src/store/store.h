@@ -126,11 +126,13 @@ json_t *store_node_by_token(struct store *s, const char *token_hash,
                             struct err *e);
 int store_node_decommission(struct store *s, const char *id, const char *now,
                             struct err *e);
-/* Records a stream opening: online, lastSeenAt and, when given (not NULL /
- * not negative), the reported versions. */
+/* Records a stream opening: lastSeenAt and, when given (not NULL / not
+ * negative), the reported versions. */
 int store_node_seen(struct store *s, const char *id, const char *version,
-                    int64_t schema, bool online, const char *now,
-                    struct err *e);
+                    int64_t schema, const char *now, struct err *e);
+/* Marks the node online or offline, and seen now. */
+int store_node_online(struct store *s, const char *id, bool online,
+                      const char *now, struct err *e);
 /* Marks every node offline (a single mcd at start holds no streams). */
 int store_nodes_all_offline(struct store *s, struct err *e);
 int store_node_set_version(struct store *s, const char *id,
