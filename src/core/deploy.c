@@ -256,6 +256,26 @@ static int check_key(const char *key, struct err *e)
     return 0;
 }
 
+/* Other instances push the new commands to the streams they hold. */
+static void announce(struct deploy_ctx *d)
+{
+    json_int_t lo = 0, hi = 0;
+    json_t *c;
+    size_t i;
+
+    json_array_foreach(d->fresh, i, c)
+    {
+        json_int_t seq = json_integer_value(json_object_get(c, "seq"));
+
+        lo = i == 0 || seq < lo ? seq : lo;
+        hi = seq > hi ? seq : hi;
+    }
+    if (json_array_size(d->fresh) > 0)
+        fleet_announce(d->s, d->cfg,
+                       json_pack("{s:s, s:I, s:I}", "type", "commands", "from",
+                                 lo, "to", hi));
+}
+
 static void finish(struct deploy_ctx *d, struct deploy_result *out)
 {
     size_t n = json_array_size(d->results);
@@ -273,8 +293,12 @@ static int run_all(struct deploy_ctx *d, json_t *ids, const char *key,
     json_t *v;
     size_t i;
 
-    json_array_foreach(ids, i, v) json_array_append_new(
-        d->results, one_location(d, json_string_value(v)));
+    json_array_foreach(ids, i, v)
+    {
+        json_array_append_new(d->results,
+                              one_location(d, json_string_value(v)));
+    }
+    announce(d);
     finish(d, out);
     if (key && store_idem_put(d->s, d->a->id, key, "deploy", hash, out->status,
                               out->body, d->now, e))

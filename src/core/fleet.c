@@ -192,8 +192,9 @@ static json_t *visible_node(struct store *s, const struct actor *a,
     return node;
 }
 
-json_t *node_decommission(struct store *s, const struct actor *a,
-                          const char *node_id, struct err *e)
+json_t *node_decommission(struct store *s, const struct fleet_config *cfg,
+                          const struct actor *a, const char *node_id,
+                          struct err *e)
 {
     json_t *node = visible_node(s, a, node_id, e);
     char now[TIME_RFC3339_LEN];
@@ -214,8 +215,14 @@ json_t *node_decommission(struct store *s, const struct actor *a,
         audit_write(s, a, str(node, "organizationId"), "node.decommission",
                     "server_node", node_id,
                     json_pack("{s:O}", "name", json_object_get(node, "name")),
-                    e) ||
-        store_commit(s, e)) {
+                    e)) {
+        store_rollback(s);
+        goto out;
+    }
+    /* The instance holding its stream, if another, closes it. */
+    fleet_announce(s, cfg,
+                   json_pack("{s:s, s:s}", "type", "close", "node", node_id));
+    if (store_commit(s, e)) {
         store_rollback(s);
         goto out;
     }
@@ -371,7 +378,8 @@ json_t *fleet_stream_open(struct store *s, const struct fleet_node *n,
     return events;
 }
 
-void fleet_presence(struct store *s, json_t *changes)
+void fleet_presence(struct store *s, const struct fleet_config *cfg,
+                    json_t *changes)
 {
     char now[TIME_RFC3339_LEN];
     json_t *c;
@@ -384,7 +392,8 @@ void fleet_presence(struct store *s, json_t *changes)
     json_array_foreach(changes, i, c)
     {
         if (store_node_online(s, json_string_value(json_array_get(c, 0)),
-                              json_is_true(json_array_get(c, 1)), now, &e)) {
+                              json_is_true(json_array_get(c, 1)),
+                              cfg->instance_id, now, &e)) {
             store_rollback(s);
             goto fail;
         }
@@ -423,6 +432,80 @@ fail:
     /* They stay PENDING and go out again on the node's next connect. */
     log_warn("cannot mark commands delivered", "count=%zu error=\"%s\"",
              json_array_size(command_ids), e.message);
+}
+
+void fleet_heartbeat(struct store *s, const struct fleet_config *cfg)
+{
+    char now[TIME_RFC3339_LEN], alive[TIME_RFC3339_LEN];
+    char forget[TIME_RFC3339_LEN];
+    int64_t t = time_now_ms();
+    struct err e;
+
+    time_format_rfc3339(t, now);
+    time_format_rfc3339(t - FLEET_INSTANCE_TTL_MS, alive);
+    time_format_rfc3339(t - 24 * 3600 * 1000LL, forget);
+    if (store_begin(s, &e))
+        goto fail;
+    if (store_instance_beat(s, cfg->instance_id, now, &e) ||
+        store_instance_reap(s, alive, forget, &e) || store_commit(s, &e)) {
+        store_rollback(s);
+        goto fail;
+    }
+    return;
+fail:
+    log_warn("heartbeat failed", "error=\"%s\"", e.message);
+}
+
+void fleet_announce(struct store *s, const struct fleet_config *cfg,
+                    json_t *payload)
+{
+    struct err e;
+    char *text;
+
+    if (!store_is_shared(s)) {
+        json_decref(payload);
+        return;
+    }
+    json_object_set_new(payload, "instance", json_string(cfg->instance_id));
+    text = json_dumps(payload, JSON_COMPACT);
+    if (store_notify(s, text, &e))
+        log_warn("cannot notify other instances", "error=\"%s\"", e.message);
+    free(text);
+    json_decref(payload);
+}
+
+json_t *fleet_pending(struct store *s, int64_t from, int64_t to)
+{
+    json_t *rows, *out = json_array();
+    json_t *row;
+    struct err e;
+    size_t i;
+
+    rows = store_command_range(s, from, to, &e);
+    json_array_foreach(rows, i, row)
+    {
+        char *data = fleet_event_data(json_object_get(row, "payload"),
+                                      str(row, "signature"));
+
+        json_array_append_new(
+            out, json_pack("{s:O, s:O, s:O, s:s}", "serverNodeId",
+                           json_object_get(row, "serverNodeId"), "id",
+                           json_object_get(row, "id"), "seq",
+                           json_object_get(row, "seq"), "data", data));
+        free(data);
+    }
+    json_decref(rows);
+    return out;
+}
+
+int64_t fleet_last_seq(struct store *s)
+{
+    struct err e;
+    int64_t seq = store_command_max_seq(s, &e);
+
+    if (seq < 0)
+        log_warn("cannot read the last command seq", "error=\"%s\"", e.message);
+    return seq < 0 ? 0 : seq;
 }
 
 /* The lifecycle moves an agent may make. */

@@ -14,9 +14,15 @@
 #include "core/auth.h"
 #include "lib/sign.h"
 
+/* An instance that has not beaten for this long is taken for dead, and
+ * the nodes it held for offline. */
+#define FLEET_INSTANCE_TTL_MS (30 * 1000LL)
+#define FLEET_HEARTBEAT_S     10
+
 /* The settings of the command lifecycle. */
 struct fleet_config {
     const struct sign_key *key;
+    const char *instance_id;    /* this mcd among those sharing the store */
     int64_t command_ttl_ms;     /* PENDING/DELIVERED until EXPIRED */
     int64_t command_timeout_ms; /* ACKNOWLEDGED until TIMED_OUT */
 };
@@ -39,8 +45,9 @@ json_t *node_register(struct store *s, const struct fleet_config *cfg,
                       const struct actor *a, const char *location_id,
                       json_t *body, struct err *e);
 /* {"serverNode"}; its open commands are cancelled. */
-json_t *node_decommission(struct store *s, const struct actor *a,
-                          const char *node_id, struct err *e);
+json_t *node_decommission(struct store *s, const struct fleet_config *cfg,
+                          const struct actor *a, const char *node_id,
+                          struct err *e);
 
 /* {"command"} */
 json_t *command_show(struct store *s, const struct actor *a, const char *id,
@@ -58,9 +65,26 @@ int fleet_auth(struct store *s, const char *token, struct fleet_node *out,
  * SSE-ready events {seq, data}, now marked DELIVERED. */
 json_t *fleet_stream_open(struct store *s, const struct fleet_node *n,
                           const char *version, int64_t schema, struct err *e);
-/* Streams opened and closed, in order: [[node id, online], ...], written
- * in one transaction. */
-void fleet_presence(struct store *s, json_t *changes);
+/* Streams opened and closed at this instance, in order: [[node id,
+ * online], ...], written in one transaction. */
+void fleet_presence(struct store *s, const struct fleet_config *cfg,
+                    json_t *changes);
+
+/* This instance is alive; nodes held by instances that are not go
+ * offline. Runs every few seconds. */
+void fleet_heartbeat(struct store *s, const struct fleet_config *cfg);
+
+/* Tells the other instances sharing the store (no-op on SQLite): payload
+ * {"type", ...}, stamped with this instance's id. Steals payload. */
+void fleet_announce(struct store *s, const struct fleet_config *cfg,
+                    json_t *payload);
+
+/* PENDING commands from <= seq <= to, as deploy's fresh commands
+ * [{serverNodeId, id, seq, data}]. */
+json_t *fleet_pending(struct store *s, int64_t from, int64_t to);
+
+/* The highest command seq so far (0 when none). */
+int64_t fleet_last_seq(struct store *s);
 
 /* The data line of a command event: the payload with its signature. */
 char *fleet_event_data(json_t *payload, const char *signature);

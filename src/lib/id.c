@@ -22,8 +22,8 @@ static void put_base36(char *out, int width, uint64_t v)
  * are skipped so that every digit is equally likely. */
 static char random_digit(void)
 {
-    static unsigned char pool[4096];
-    static size_t left;
+    static _Thread_local unsigned char pool[4096];
+    static _Thread_local size_t left;
     unsigned char b;
 
     do {
@@ -38,8 +38,8 @@ static char random_digit(void)
 
 void id_new(char out[ID_LEN + 1])
 {
-    static int64_t last_ms;
-    static uint32_t counter;
+    static _Thread_local int64_t last_ms;
+    static _Thread_local uint32_t counter;
     int64_t ms = time_now_ms();
 
     /* A clock that steps back must not reorder ids of this process. */

@@ -76,6 +76,9 @@ struct sign_key *sign_key_load(const char *path, struct err *e)
     if (rc == 1) {
         randombytes_buf(seed, sizeof(seed));
         rc = write_seed(path, seed, e);
+        /* Another instance made it at the same moment: use theirs. */
+        if (rc && errno == EEXIST)
+            rc = read_seed(path, seed, e);
     }
     if (rc)
         return NULL;

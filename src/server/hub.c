@@ -18,6 +18,10 @@
 #include "server/server.h"
 #include "server/worker.h"
 
+/* Node ids per "streams" notification: 200 ids stay well inside
+ * PostgreSQL's 8000-byte payload. */
+#define HUB_ANNOUNCE_BATCH 200
+
 /* A stuck client's pending write fails after this long. */
 #define STREAM_WRITE_TIMEOUT_S 30
 
@@ -48,26 +52,60 @@ static void presence(struct hub *h, const char *node_id, bool online)
     h->srv->streams_open = strmap_size(h->streams);
 }
 
+struct presence_job {
+    struct hub *hub;
+    json_t *changes;
+};
+
 static void presence_run(struct store *s, void *arg)
 {
-    fleet_presence(s, arg);
+    struct presence_job *j = arg;
+    json_t *c;
+    size_t i;
+
+    json_t *opened = json_array();
+
+    fleet_presence(s, &j->hub->srv->fleet, j->changes);
+    /* A stream that opened here replaces the node's stream elsewhere. Ids
+     * go in batches that fit PostgreSQL's notification payload. */
+    json_array_foreach(j->changes, i, c)
+    {
+        if (json_is_true(json_array_get(c, 1)))
+            json_array_append(opened, json_array_get(c, 0));
+        if (json_array_size(opened) == HUB_ANNOUNCE_BATCH ||
+            (i + 1 == json_array_size(j->changes) &&
+             json_array_size(opened) > 0)) {
+            fleet_announce(
+                s, &j->hub->srv->fleet,
+                json_pack("{s:s, s:o}", "type", "streams", "nodes", opened));
+            opened = json_array();
+        }
+    }
+    json_decref(opened);
 }
 
 static void presence_done(void *arg)
 {
-    json_decref(arg);
+    struct presence_job *j = arg;
+
+    json_decref(j->changes);
+    free(j);
 }
 
 static void on_flush(evutil_socket_t fd, short what, void *arg)
 {
     struct hub *h = arg;
+    struct presence_job *j;
 
     (void)fd;
     (void)what;
     if (json_array_size(h->presence) == 0)
         return;
-    worker_submit(h->srv->worker, presence_run, presence_done, h->presence);
+    j = xmalloc(sizeof(*j));
+    j->hub = h;
+    j->changes = h->presence;
     h->presence = json_array();
+    worker_submit(h->srv->worker, presence_run, presence_done, j);
 }
 
 static void stream_drop(struct stream *st, const char *why)
@@ -182,6 +220,39 @@ bool hub_push(struct hub *h, const char *node_id, int64_t seq, const char *data)
     ok = stream_write(st, buf);
     evbuffer_free(buf);
     return ok;
+}
+
+static void delivered_run(struct store *s, void *arg)
+{
+    fleet_delivered(s, arg);
+}
+
+static void delivered_done(void *arg)
+{
+    json_decref(arg);
+}
+
+size_t hub_deliver(struct hub *h, json_t *commands)
+{
+    json_t *sent = json_array();
+    size_t n;
+    json_t *c;
+    size_t i;
+
+    json_array_foreach(commands, i, c)
+    {
+        if (hub_push(h, json_string_value(json_object_get(c, "serverNodeId")),
+                     json_integer_value(json_object_get(c, "seq")),
+                     json_string_value(json_object_get(c, "data"))))
+            json_array_append(sent, json_object_get(c, "id"));
+    }
+    n = json_array_size(sent);
+    h->srv->commands_pushed += n;
+    if (n > 0)
+        worker_submit(h->srv->worker, delivered_run, delivered_done, sent);
+    else
+        json_decref(sent);
+    return n;
 }
 
 void hub_close(struct hub *h, const char *node_id)

@@ -17,6 +17,7 @@
 #include "lib/log.h"
 #include "lib/timeutil.h"
 #include "server/http.h"
+#include "server/cluster.h"
 #include "server/hub.h"
 #include "server/worker.h"
 #include "server/server.h"
@@ -217,13 +218,18 @@ static int start_fleet(struct server *srv, const struct config *c)
         return -1;
     }
     srv->fleet.key = srv->key;
+    id_new(srv->instance_id);
+    srv->fleet.instance_id = srv->instance_id;
     srv->fleet.command_ttl_ms = ttl * 1000LL;
     srv->fleet.command_timeout_ms = timeout * 1000LL;
-    /* This process holds no stream yet. */
-    if (store_nodes_all_offline(srv->store, &e))
+    /* One mcd per SQLite file: the streams of the last run are gone. A
+     * shared database learns which instances died from their heartbeat. */
+    if (!store_is_shared(srv->store) && store_nodes_all_offline(srv->store, &e))
         log_warn("cannot reset online flags", "error=\"%s\"", e.message);
     srv->worker = worker_new(srv->base, srv->store);
     srv->hub = hub_new(srv, keepalive);
+    srv->cluster = cluster_new(srv, config_get(c, "db"));
+    log_info("instance", "id=%s", srv->instance_id);
     srv->sweeper = event_new(srv->base, -1, EV_PERSIST, on_sweep, srv);
     event_add(srv->sweeper, &tv);
     return 0;
@@ -286,6 +292,7 @@ static void server_release(struct server *srv)
     /* Runs what is still queued before the store closes, and hands the
      * answers to connections that are still there. */
     worker_free(srv->worker);
+    cluster_free(srv->cluster);
     if (srv->http)
         evhttp_free(srv->http);
     hub_free(srv->hub);

@@ -55,7 +55,8 @@ static void node_decommission_post(struct request *r)
     json_t *out;
 
     err_clear(&e);
-    out = node_decommission(r->store, &r->actor, r->params[0], &e);
+    out = node_decommission(r->store, &r->srv->fleet, &r->actor, r->params[0],
+                            &e);
     if (out)
         http_after(r, close_stream);
     http_reply_result(r, 200, out, &e);

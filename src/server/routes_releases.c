@@ -6,7 +6,6 @@
 #include "server/http.h"
 #include "server/hub.h"
 #include "server/server.h"
-#include "server/worker.h"
 
 static void list(struct request *r)
 {
@@ -62,35 +61,10 @@ static void archive(struct request *r)
         r, 200, release_archive(r->store, &r->actor, r->params[0], &e), &e);
 }
 
-static void delivered_run(struct store *s, void *arg)
-{
-    fleet_delivered(s, arg);
-}
-
-static void delivered_done(void *arg)
-{
-    json_decref(arg);
-}
-
-/* On the loop, once the answer is out: pushes the new commands to the
- * streams open here, then has the worker record which went out; the others
- * go out when their node connects. */
+/* On the loop, once the answer is out. */
 static void push(struct request *r)
 {
-    json_t *sent = json_array();
-    json_t *c;
-    size_t i;
-
-    json_array_foreach(r->after_data, i, c)
-    {
-        if (hub_push(r->srv->hub,
-                     json_string_value(json_object_get(c, "serverNodeId")),
-                     json_integer_value(json_object_get(c, "seq")),
-                     json_string_value(json_object_get(c, "data"))))
-            json_array_append(sent, json_object_get(c, "id"));
-    }
-    r->srv->commands_pushed += json_array_size(sent);
-    worker_submit(r->srv->worker, delivered_run, delivered_done, sent);
+    hub_deliver(r->srv->hub, r->after_data);
 }
 
 static void deploy(struct request *r)

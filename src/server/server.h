@@ -9,11 +9,13 @@
 #include <event2/http.h>
 
 #include "core/fleet.h"
+#include "lib/id.h"
 #include "lib/sign.h"
 #include "store/store.h"
 
 struct hub;
 struct worker;
+struct cluster;
 
 struct server {
     struct event_base *base;
@@ -24,6 +26,8 @@ struct server {
     struct event *sweeper;
     struct hub *hub;
     struct worker *worker;
+    struct cluster *cluster;
+    char instance_id[ID_LEN + 1];
     struct event *stopper;
     struct sign_key *key;
     struct fleet_config fleet;

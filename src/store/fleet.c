@@ -159,18 +159,25 @@ int store_node_seen(struct store *s, const char *id, const char *version,
 }
 
 int store_node_online(struct store *s, const char *id, bool online,
-                      const char *now, struct err *e)
+                      const char *instance, const char *now, struct err *e)
 {
+    if (online)
+        return db_run(s,
+                      "UPDATE server_nodes SET online = TRUE,"
+                      " online_instance = $2, last_seen_at = $3 WHERE id = $1",
+                      DB_ARGS(DB_STR(id), DB_STR(instance), DB_STR(now)), e);
     return db_run(s,
-                  "UPDATE server_nodes SET online = $2, last_seen_at = $3"
-                  " WHERE id = $1",
-                  DB_ARGS(DB_STR(id), DB_I64(online), DB_STR(now)), e);
+                  "UPDATE server_nodes SET online = FALSE,"
+                  " online_instance = NULL, last_seen_at = $3"
+                  " WHERE id = $1 AND online_instance = $2",
+                  DB_ARGS(DB_STR(id), DB_STR(instance), DB_STR(now)), e);
 }
 
 int store_nodes_all_offline(struct store *s, struct err *e)
 {
     return db_run(s,
-                  "UPDATE server_nodes SET online = FALSE WHERE online = TRUE",
+                  "UPDATE server_nodes SET online = FALSE,"
+                  " online_instance = NULL WHERE online = TRUE",
                   NULL, 0, e);
 }
 
@@ -345,6 +352,70 @@ int store_command_sweep(struct store *s, const char *now,
     json_decref(expired);
     json_decref(timed_out);
     return n;
+}
+
+bool store_is_shared(const struct store *s)
+{
+    return s->backend == &db_postgres;
+}
+
+int store_notify(struct store *s, const char *payload, struct err *e)
+{
+    json_t *row;
+
+    if (!store_is_shared(s))
+        return 0;
+    row = db_one(s, "SELECT pg_notify('mc_events', $1) AS sent",
+                 DB_ARGS(DB_STR(payload)), e);
+    json_decref(row);
+    return row ? 0 : (int)e->status;
+}
+
+int store_instance_beat(struct store *s, const char *id, const char *now,
+                        struct err *e)
+{
+    return db_run(s,
+                  "INSERT INTO instances (id, started_at, heartbeat_at)"
+                  " VALUES ($1, $2, $2) ON CONFLICT (id) DO UPDATE"
+                  " SET heartbeat_at = $2",
+                  DB_ARGS(DB_STR(id), DB_STR(now)), e);
+}
+
+int store_instance_reap(struct store *s, const char *alive_after,
+                        const char *forget_before, struct err *e)
+{
+    if (db_run(s,
+               "UPDATE server_nodes SET online = FALSE, online_instance = NULL"
+               " WHERE online = TRUE AND (online_instance IS NULL OR"
+               " online_instance NOT IN (SELECT id FROM instances"
+               " WHERE heartbeat_at > $1))",
+               DB_ARGS(DB_STR(alive_after)), e))
+        return e->status;
+    return db_run(s, "DELETE FROM instances WHERE heartbeat_at < $1",
+                  DB_ARGS(DB_STR(forget_before)), e);
+}
+
+json_t *store_command_range(struct store *s, int64_t from, int64_t to,
+                            struct err *e)
+{
+    return db_all(s,
+                  "SELECT seq, id, server_node_id AS \"serverNodeId\","
+                  " payload, signature FROM fleet_commands"
+                  " WHERE seq >= $1 AND seq <= $2 AND status = 'PENDING'"
+                  " ORDER BY seq",
+                  DB_ARGS(DB_I64(from), DB_I64(to)), e);
+}
+
+int64_t store_command_max_seq(struct store *s, struct err *e)
+{
+    json_t *row = db_one(s,
+                         "SELECT COALESCE(MAX(seq), 0) AS seq"
+                         " FROM fleet_commands",
+                         NULL, 0, e);
+    int64_t seq = row ? json_integer_value(json_object_get(row, "seq")) : -1;
+
+    json_decref(row);
+    return seq;
 }
 
 json_t *store_command_counts(struct store *s, struct err *e)

@@ -135,7 +135,17 @@ static const char m1_base[] =
     " created_at " TIME " NOT NULL,"
     " PRIMARY KEY (user_id, key));";
 
+/* Several mcd may share one database: which instance holds a node's
+ * stream, and which instances are alive. */
+static const char m2_instances[] =
+    "CREATE TABLE instances ("
+    " id " KEY " PRIMARY KEY,"
+    " started_at " TIME " NOT NULL,"
+    " heartbeat_at " TIME " NOT NULL);"
+    "ALTER TABLE server_nodes ADD COLUMN online_instance " KEY ";";
+
 const char *const migrations_postgres[] = {
     m1_base,
+    m2_instances,
     NULL,
 };

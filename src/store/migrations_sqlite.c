@@ -128,7 +128,17 @@ static const char m1_base[] =
     " created_at TEXT NOT NULL,"
     " PRIMARY KEY (user_id, key));";
 
+/* Several mcd may share one database: which instance holds a node's
+ * stream, and which instances are alive. */
+static const char m2_instances[] =
+    "CREATE TABLE instances ("
+    " id TEXT PRIMARY KEY,"
+    " started_at TEXT NOT NULL,"
+    " heartbeat_at TEXT NOT NULL);"
+    "ALTER TABLE server_nodes ADD COLUMN online_instance TEXT;";
+
 const char *const migrations_sqlite[] = {
     m1_base,
+    m2_instances,
     NULL,
 };

@@ -9,11 +9,9 @@
  * itself when the database comes back. Inside a transaction it never
  * reconnects: a transaction that lost its connection fails as a whole.
  *
- * NEEDSWORK: every call blocks the calling thread until PostgreSQL answers
- * (and a reconnect until it connects or connect_timeout passes); on the
- * event loop that stalls every client for as long. The loop must hand
- * queries to a worker or drive libpq asynchronously before streams run on
- * PostgreSQL.
+ * Every call blocks the calling thread until PostgreSQL answers (and a
+ * reconnect until it connects or connect_timeout passes): mcd calls the
+ * store only from its database worker thread, never from the event loop.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -31,6 +29,7 @@
 #include "lib/xalloc.h"
 #include "store/db.h"
 #include "store/migrations.h"
+#include "store/store.h"
 
 /* Type oids of the results we convert (catalog/pg_type.h is a server
  * header; these numbers are fixed). */
@@ -531,3 +530,71 @@ const struct db_backend db_postgres = {
     .begin = pg_begin,
     .lock_migrations = pg_lock_migrations,
 };
+
+/* --- notifications between instances -------------------------------------
+ * A listener is a connection of its own, used only for LISTEN, so the
+ * event loop can wait on its socket while the store's connection is busy
+ * on the worker. */
+
+#define LISTEN_CHANNEL "mc_events"
+
+struct store_listener {
+    PGconn *conn;
+};
+
+struct store_listener *store_listener_new(const char *url, struct err *e)
+{
+    static const char *const keys[] = {"connect_timeout",
+                                       "fallback_application_name",
+                                       "client_encoding", "dbname", NULL};
+    const char *values[] = {"10", "mcd-listen", "UTF8", url, NULL};
+    struct store_listener *l = xcalloc(1, sizeof(*l));
+    PGresult *res;
+
+    l->conn = PQconnectdbParams(keys, values, 1);
+    if (PQstatus(l->conn) != CONNECTION_OK) {
+        err_set(e, ERR_UNAVAILABLE, "DATABASE_UNAVAILABLE",
+                "cannot connect the listener: %s", PQerrorMessage(l->conn));
+        store_listener_free(l);
+        return NULL;
+    }
+    PQsetNoticeProcessor(l->conn, on_notice, NULL);
+    res = PQexec(l->conn, "LISTEN " LISTEN_CHANNEL);
+    if (PQresultStatus(res) != PGRES_COMMAND_OK) {
+        err_set(e, ERR_UNAVAILABLE, "DATABASE_UNAVAILABLE", "LISTEN failed: %s",
+                PQerrorMessage(l->conn));
+        PQclear(res);
+        store_listener_free(l);
+        return NULL;
+    }
+    PQclear(res);
+    PQsetnonblocking(l->conn, 1);
+    return l;
+}
+
+int store_listener_fd(const struct store_listener *l)
+{
+    return PQsocket(l->conn);
+}
+
+int store_listener_read(struct store_listener *l,
+                        void (*fn)(const char *payload, void *arg), void *arg)
+{
+    PGnotify *n;
+
+    if (!PQconsumeInput(l->conn) || PQstatus(l->conn) != CONNECTION_OK)
+        return -1;
+    while ((n = PQnotifies(l->conn)) != NULL) {
+        fn(n->extra, arg);
+        PQfreemem(n);
+    }
+    return 0;
+}
+
+void store_listener_free(struct store_listener *l)
+{
+    if (!l)
+        return;
+    PQfinish(l->conn);
+    free(l);
+}

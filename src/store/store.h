@@ -130,9 +130,11 @@ int store_node_decommission(struct store *s, const char *id, const char *now,
  * negative), the reported versions. */
 int store_node_seen(struct store *s, const char *id, const char *version,
                     int64_t schema, const char *now, struct err *e);
-/* Marks the node online or offline, and seen now. */
+/* Marks the node online at instance, or offline when instance still
+ * holds it (a stream that moved on to another instance is left alone), and
+ * seen now. */
 int store_node_online(struct store *s, const char *id, bool online,
-                      const char *now, struct err *e);
+                      const char *instance, const char *now, struct err *e);
 /* Marks every node offline (a single mcd at start holds no streams). */
 int store_nodes_all_offline(struct store *s, struct err *e);
 int store_node_set_version(struct store *s, const char *id,
@@ -180,6 +182,39 @@ int store_command_sweep(struct store *s, const char *now,
 /* [{status, n}] over all commands, and {"n"} of active nodes. */
 json_t *store_command_counts(struct store *s, struct err *e);
 json_t *store_node_count(struct store *s, struct err *e);
+
+/* --- several instances on one database ----------------------------------
+ * PostgreSQL only; on SQLite (one mcd per database) the notify is a no-op
+ * and there is no listener. */
+bool store_is_shared(const struct store *s);
+/* Sends payload to every instance's listener when the transaction commits
+ * (at once outside one). */
+int store_notify(struct store *s, const char *payload, struct err *e);
+
+struct store_listener;
+/* Connects a listener of its own to the database at url. */
+struct store_listener *store_listener_new(const char *url, struct err *e);
+int store_listener_fd(const struct store_listener *l);
+/* Reads what arrived and calls fn for each payload; -1 when the connection
+ * is lost (free it and make a new one). Never blocks. */
+int store_listener_read(struct store_listener *l,
+                        void (*fn)(const char *payload, void *arg), void *arg);
+void store_listener_free(struct store_listener *l);
+
+/* Records that instance id is alive. */
+int store_instance_beat(struct store *s, const char *id, const char *now,
+                        struct err *e);
+/* Marks offline the nodes held by instances not seen since alive_after, and
+ * forgets instances not seen since forget_before. */
+int store_instance_reap(struct store *s, const char *alive_after,
+                        const char *forget_before, struct err *e);
+/* PENDING commands with from <= seq <= to, oldest first, as {seq, id,
+ * serverNodeId, payload, signature}. */
+json_t *store_command_range(struct store *s, int64_t from, int64_t to,
+                            struct err *e);
+
+/* The highest seq of any command (0 when none), or -1. */
+int64_t store_command_max_seq(struct store *s, struct err *e);
 
 /* --- idempotency keys --------------------------------------------------- */
 /* The stored {route, requestHash, status, response, createdAt} or NULL. */
