@@ -1,5 +1,7 @@
 #include "core/deploy.h"
 
+#include <pthread.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -80,6 +82,17 @@ static json_t *command_payload(json_t *release, const char *id,
                      now, "expiresAt", expires);
 }
 
+/* One location of the deploy: its target, and the command made for it. */
+struct planned {
+    const char *loc_id;
+    json_t *target; /* borrowed from the targets lookup, or NULL */
+    json_t *result; /* a failure decided before any write, or NULL */
+    char *payload;  /* canonical command JSON, when one is made */
+    bool stored;    /* its savepoint was released */
+    char id[ID_LEN + 1];
+    char sig[SIGN_SIG_B64_LEN];
+};
+
 struct deploy_ctx {
     struct store *s;
     const struct fleet_config *cfg;
@@ -87,117 +100,215 @@ struct deploy_ctx {
     json_t *release;
     char now[TIME_RFC3339_LEN];
     char expires[TIME_RFC3339_LEN];
+    json_t *targets;
+    struct planned *plan;
+    size_t n;
     json_t *results;
     json_t *fresh;
     int ok;
 };
 
-/* Steps 3-5 for one node: supersede, command, target version, audit. */
-static int command_for(struct deploy_ctx *d, json_t *loc, json_t *node,
-                       char id[ID_LEN + 1], struct err *e)
-{
-    const char *node_id = str(node, "id");
-    char sig[SIGN_SIG_B64_LEN];
-    json_t *payload, *row;
-    int64_t seq;
-
-    id_new(id);
-    payload = command_payload(d->release, id, node_id, d->now, d->expires);
-    sign_object(d->cfg->key, payload, sig);
-    row = json_pack("{s:s, s:s, s:s, s:O, s:O, s:s, s:s, s:s, s:s}", "id", id,
-                    "serverNodeId", node_id, "type", "FORCE_UPDATE",
-                    "releaseId", json_object_get(d->release, "id"), "payload",
-                    payload, "signature", sig, "createdById", d->a->id,
-                    "createdAt", d->now, "expiresAt", d->expires);
-    seq = -1;
-    if (!store_command_supersede(d->s, node_id, id, d->now, e) &&
-        (seq = store_command_insert(d->s, row, e)) > 0 &&
-        !store_node_set_version(d->s, node_id, "target",
-                                str(d->release, "version"), d->now, e) &&
-        !audit_write(d->s, d->a, str(loc, "organizationId"), "release.deploy",
-                     "release", str(d->release, "id"),
-                     json_pack("{s:O, s:O, s:s, s:s}", "version",
-                               json_object_get(d->release, "version"),
-                               "locationId", json_object_get(loc, "id"),
-                               "serverNodeId", node_id, "commandId", id),
-                     e)) {
-        char *data = fleet_event_data(payload, sig);
-
-        json_array_append_new(d->fresh,
-                              json_pack("{s:s, s:s, s:I, s:s}", "serverNodeId",
-                                        node_id, "id", id, "seq",
-                                        (json_int_t)seq, "data", data));
-        free(data);
-        seq = 0;
-    }
-    json_decref(payload);
-    json_decref(row);
-    return seq == 0 ? 0 : (int)e->status;
-}
-
 /* Steps 1-2: which node, and may it take this release. */
-static json_t *gate(struct deploy_ctx *d, const char *loc_id, json_t *loc)
+static json_t *gate(struct deploy_ctx *d, const char *loc_id, json_t *t)
 {
-    json_t *node = json_object_get(loc, "serverNode");
     json_t *min = json_object_get(d->release, "minSchemaVersion");
-    json_t *have;
+    json_t *have = json_object_get(t, "schemaVersion");
+    char msg[160];
 
-    if (!json_is_object(node))
+    if (!t)
+        return failure(loc_id, "LOCATION_NOT_FOUND",
+                       "no such location, or not yours");
+    if (!json_is_string(json_object_get(t, "nodeId")))
         return failure(loc_id, "NO_ACTIVE_SERVER",
                        "the location has no active server node");
-    have = json_object_get(node, "schemaVersion");
-    if (json_is_integer(min) &&
-        (!json_is_integer(have) ||
-         json_integer_value(have) < json_integer_value(min))) {
-        char msg[160];
+    if (!json_is_integer(min) ||
+        (json_is_integer(have) &&
+         json_integer_value(have) >= json_integer_value(min)))
+        return NULL;
+    if (json_is_integer(have))
+        snprintf(msg, sizeof(msg),
+                 "the node's schema version %lld is older than the "
+                 "release's minimum %lld",
+                 (long long)json_integer_value(have),
+                 (long long)json_integer_value(min));
+    else
+        snprintf(msg, sizeof(msg),
+                 "the node has not reported its schema version; the "
+                 "release needs at least %lld",
+                 (long long)json_integer_value(min));
+    return failure(loc_id, "SCHEMA_TOO_OLD", msg);
+}
 
-        if (json_is_integer(have))
-            snprintf(msg, sizeof(msg),
-                     "the node's schema version %lld is older than the "
-                     "release's minimum %lld",
-                     (long long)json_integer_value(have),
-                     (long long)json_integer_value(min));
-        else
-            snprintf(msg, sizeof(msg),
-                     "the node has not reported its schema version; the "
-                     "release needs at least %lld",
-                     (long long)json_integer_value(min));
-        return failure(loc_id, "SCHEMA_TOO_OLD", msg);
+/* Looks every location up at once and decides, before any write, which get
+ * a command; makes those commands' payloads. */
+static int plan(struct deploy_ctx *d, json_t *ids, struct err *e)
+{
+    char *text = json_dumps(ids, JSON_COMPACT);
+    json_t *rows = store_deploy_targets(d->s, text, actor_scope(d->a), e);
+    json_t *by_id = json_object();
+    json_t *row, *v;
+    size_t i;
+
+    free(text);
+    if (!rows) {
+        json_decref(by_id);
+        return e->status;
+    }
+    json_array_foreach(rows, i, row)
+        json_object_set(by_id, str(row, "locationId"), row);
+    d->n = json_array_size(ids);
+    d->plan = xcalloc(d->n ? d->n : 1, sizeof(*d->plan));
+    json_array_foreach(ids, i, v)
+    {
+        struct planned *p = &d->plan[i];
+        json_t *payload;
+
+        p->loc_id = json_string_value(v);
+        p->target = json_object_get(by_id, p->loc_id);
+        p->result = gate(d, p->loc_id, p->target);
+        if (p->result)
+            continue;
+        id_new(p->id);
+        payload = command_payload(d->release, p->id, str(p->target, "nodeId"),
+                                  d->now, d->expires);
+        p->payload = sign_canonical(payload);
+        json_decref(payload);
+    }
+    /* The plan borrows the rows; they live as long as the context. */
+    json_decref(by_id);
+    d->targets = rows;
+    d->results = json_array();
+    return 0;
+}
+
+/* Signing is the costliest step that needs no database: a second thread
+ * signs the commands in order while this one writes them, and waits only
+ * when it catches up with the signer. */
+struct signer {
+    struct deploy_ctx *d;
+    pthread_t thread;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    size_t done; /* plan[0..done) are signed; guarded by mu */
+    bool threaded;
+};
+
+static void *sign_in_order(void *arg)
+{
+    struct signer *sg = arg;
+
+    for (size_t i = 0; i < sg->d->n; i++) {
+        if (sg->d->plan[i].payload)
+            sign_text(sg->d->cfg->key, sg->d->plan[i].payload,
+                      sg->d->plan[i].sig);
+        pthread_mutex_lock(&sg->mu);
+        sg->done = i + 1;
+        pthread_cond_signal(&sg->cv);
+        pthread_mutex_unlock(&sg->mu);
     }
     return NULL;
 }
 
-static json_t *one_location(struct deploy_ctx *d, const char *loc_id)
+static void signer_start(struct signer *sg, struct deploy_ctx *d)
+{
+    memset(sg, 0, sizeof(*sg));
+    sg->d = d;
+    pthread_mutex_init(&sg->mu, NULL);
+    pthread_cond_init(&sg->cv, NULL);
+    sg->threaded =
+        d->n >= 64 && pthread_create(&sg->thread, NULL, sign_in_order, sg) == 0;
+    if (!sg->threaded)
+        sign_in_order(sg);
+}
+
+/* Waits until plan[i] is signed. */
+static void signer_wait(struct signer *sg, size_t i)
+{
+    pthread_mutex_lock(&sg->mu);
+    while (sg->done <= i)
+        pthread_cond_wait(&sg->cv, &sg->mu);
+    pthread_mutex_unlock(&sg->mu);
+}
+
+static void signer_finish(struct signer *sg)
+{
+    if (sg->threaded)
+        pthread_join(sg->thread, NULL);
+    pthread_cond_destroy(&sg->cv);
+    pthread_mutex_destroy(&sg->mu);
+}
+
+/* The event's data: the signed payload with its signature added. */
+static char *event_data(const struct planned *p)
+{
+    size_t len = strlen(p->payload);
+
+    return xasprintf("%.*s,\"signature\":\"%s\"}", (int)(len - 1), p->payload,
+                     p->sig);
+}
+
+/* Steps 3-5 for one node: supersede, command, target version, audit. The
+ * values in the audit details are SemVer and ids: nothing to escape. */
+static int write_one(struct deploy_ctx *d, struct planned *p, int64_t *seq,
+                     struct err *e)
+{
+    const char *node_id = str(p->target, "nodeId");
+    const char *version = str(d->release, "version");
+    struct store_command c = {.id = p->id,
+                              .node_id = node_id,
+                              .type = "FORCE_UPDATE",
+                              .release_id = str(d->release, "id"),
+                              .payload = p->payload,
+                              .signature = p->sig,
+                              .created_by = d->a->id,
+                              .created_at = d->now,
+                              .expires_at = d->expires};
+    char audit_id[ID_LEN + 1], details[256];
+
+    id_new(audit_id);
+    snprintf(details, sizeof(details),
+             "{\"version\":\"%s\",\"locationId\":\"%s\","
+             "\"serverNodeId\":\"%s\",\"commandId\":\"%s\"}",
+             version, p->loc_id, node_id, p->id);
+    if (store_command_supersede(d->s, node_id, p->id, d->now, e) ||
+        (*seq = store_command_insert(d->s, &c, e)) < 0 ||
+        store_node_set_version(d->s, node_id, "target", version, d->now, e) ||
+        store_audit_insert_text(d->s, audit_id,
+                                str(p->target, "organizationId"), d->a->id,
+                                "release.deploy", "release",
+                                str(d->release, "id"), details, d->now, e))
+        return e->status ? (int)e->status : ERR_INTERNAL;
+    return 0;
+}
+
+static json_t *one_location(struct deploy_ctx *d, struct planned *p)
 {
     struct err e;
-    json_t *loc, *res;
-    char id[ID_LEN + 1];
+    int64_t seq = -1;
+    char *data;
 
+    if (p->result)
+        return json_incref(p->result);
     err_clear(&e);
-    loc = store_location_get(d->s, loc_id, actor_scope(d->a), &e);
-    if (!loc)
-        return failure(loc_id, "LOCATION_NOT_FOUND",
-                       "no such location, or not yours");
-    res = gate(d, loc_id, loc);
-    if (!res && store_begin(d->s, &e) == 0) {
-        json_t *node = json_object_get(loc, "serverNode");
-
-        if (command_for(d, loc, node, id, &e) || store_commit(d->s, &e)) {
+    if (store_begin(d->s, &e) || write_one(d, p, &seq, &e) ||
+        store_commit(d->s, &e)) {
+        if (d->s && e.status != ERR_OK)
             store_rollback(d->s);
-            log_error("deploy to location failed", "location=%s error=\"%s\"",
-                      loc_id, e.message);
-            res = failure(loc_id, "INTERNAL", "the command was not stored");
-        } else {
-            res = json_pack("{s:s, s:b, s:s, s:O, s:n}", "locationId", loc_id,
-                            "success", 1, "commandId", id, "serverNodeId",
-                            json_object_get(node, "id"), "error");
-            d->ok++;
-        }
-    } else if (!res) {
-        res = failure(loc_id, "INTERNAL", "the command was not stored");
+        log_error("deploy to location failed", "location=%s error=\"%s\"",
+                  p->loc_id, e.message);
+        return failure(p->loc_id, "INTERNAL", "the command was not stored");
     }
-    json_decref(loc);
-    return res;
+    p->stored = true;
+    data = event_data(p);
+    json_array_append_new(d->fresh,
+                          json_pack("{s:s, s:s, s:I, s:s}", "serverNodeId",
+                                    str(p->target, "nodeId"), "id", p->id,
+                                    "seq", (json_int_t)seq, "data", data));
+    free(data);
+    d->ok++;
+    return json_pack("{s:s, s:b, s:s, s:s, s:n}", "locationId", p->loc_id,
+                     "success", 1, "commandId", p->id, "serverNodeId",
+                     str(p->target, "nodeId"), "error");
 }
 
 static void request_hash(const char *ref, json_t *ids, char out[65])
@@ -256,6 +367,32 @@ static int check_key(const char *key, struct err *e)
     return 0;
 }
 
+/* deployCount is kept per release and organization, not counted. */
+static int count(struct deploy_ctx *d, struct err *e)
+{
+    json_t *per_org = json_object();
+    const char *org;
+    json_t *n;
+    int rc = 0;
+
+    for (size_t i = 0; i < d->n; i++) {
+        if (d->plan[i].result || !d->plan[i].stored)
+            continue;
+        org = str(d->plan[i].target, "organizationId");
+        n = json_object_get(per_org, org);
+        json_object_set_new(per_org, org,
+                            json_integer(json_integer_value(n) + 1));
+    }
+    json_object_foreach(per_org, org, n)
+    {
+        if (!rc)
+            rc = store_release_count_add(d->s, str(d->release, "id"), org,
+                                         json_integer_value(n), e);
+    }
+    json_decref(per_org);
+    return rc;
+}
+
 /* Other instances push the new commands to the streams they hold. */
 static void announce(struct deploy_ctx *d)
 {
@@ -290,20 +427,33 @@ static void finish(struct deploy_ctx *d, struct deploy_result *out)
 static int run_all(struct deploy_ctx *d, json_t *ids, const char *key,
                    const char *hash, struct deploy_result *out, struct err *e)
 {
-    json_t *v;
-    size_t i;
+    struct signer sg;
 
-    json_array_foreach(ids, i, v)
-    {
-        json_array_append_new(d->results,
-                              one_location(d, json_string_value(v)));
+    if (plan(d, ids, e))
+        return e->status;
+    signer_start(&sg, d);
+    for (size_t i = 0; i < d->n; i++) {
+        signer_wait(&sg, i);
+        json_array_append_new(d->results, one_location(d, &d->plan[i]));
     }
+    signer_finish(&sg);
+    if (count(d, e))
+        return e->status;
     announce(d);
     finish(d, out);
     if (key && store_idem_put(d->s, d->a->id, key, "deploy", hash, out->status,
                               out->body, d->now, e))
         return e->status;
     return 0;
+}
+
+static void plan_free(struct deploy_ctx *d)
+{
+    for (size_t i = 0; i < d->n; i++) {
+        json_decref(d->plan[i].result);
+        free(d->plan[i].payload);
+    }
+    free(d->plan);
 }
 
 static int prepare(struct deploy_ctx *d, const char *ref, struct err *e)
@@ -332,7 +482,6 @@ int deploy_run(struct store *s, const struct fleet_config *cfg,
         goto out;
     time_format_rfc3339(t, d.now);
     time_format_rfc3339(t + cfg->command_ttl_ms, d.expires);
-    d.results = json_array();
     d.fresh = json_array();
     request_hash(str(d.release, "id"), ids, hash);
     if (store_begin(s, e))
@@ -351,6 +500,8 @@ int deploy_run(struct store *s, const struct fleet_config *cfg,
         rc = -1;
     }
 out:
+    plan_free(&d);
+    json_decref(d.targets);
     json_decref(ids);
     json_decref(d.release);
     json_decref(d.results);

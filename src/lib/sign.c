@@ -112,16 +112,23 @@ char *sign_canonical(const json_t *obj)
     return s;
 }
 
-void sign_object(const struct sign_key *k, const json_t *obj,
-                 char out[SIGN_SIG_B64_LEN])
+void sign_text(const struct sign_key *k, const char *msg,
+               char out[SIGN_SIG_B64_LEN])
 {
     unsigned char sig[crypto_sign_BYTES];
-    char *msg = sign_canonical(obj);
 
     crypto_sign_detached(sig, NULL, (const unsigned char *)msg, strlen(msg),
                          k->sk);
     sodium_bin2base64(out, SIGN_SIG_B64_LEN, sig, sizeof(sig),
                       sodium_base64_VARIANT_ORIGINAL);
+}
+
+void sign_object(const struct sign_key *k, const json_t *obj,
+                 char out[SIGN_SIG_B64_LEN])
+{
+    char *msg = sign_canonical(obj);
+
+    sign_text(k, msg, out);
     free(msg);
 }
 

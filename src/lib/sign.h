@@ -32,6 +32,10 @@ char *sign_canonical(const json_t *obj);
 void sign_object(const struct sign_key *k, const json_t *obj,
                  char out[SIGN_SIG_B64_LEN]);
 
+/* Signs a canonical payload that is already text. Thread-safe. */
+void sign_text(const struct sign_key *k, const char *msg,
+               char out[SIGN_SIG_B64_LEN]);
+
 /* Verifies signature_b64 over obj's canonical form with a base64 public
  * key. */
 bool sign_verify(const char *public_b64, const json_t *obj,

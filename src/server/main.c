@@ -185,8 +185,11 @@ static int seconds(const struct config *c, const char *name)
 static void sweep_run(struct store *s, void *arg)
 {
     struct server *srv = arg;
+    struct err e;
 
     fleet_sweep(s, &srv->fleet);
+    if (store_maintain(s, &e))
+        log_warn("database housekeeping failed", "error=\"%s\"", e.message);
 }
 
 static void on_sweep(evutil_socket_t fd, short what, void *arg)

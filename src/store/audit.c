@@ -4,24 +4,32 @@
 #include "store/db.h"
 #include "store/store.h"
 
+int store_audit_insert_text(struct store *s, const char *id, const char *org_id,
+                            const char *user_id, const char *action,
+                            const char *target_type, const char *target_id,
+                            const char *details, const char *now, struct err *e)
+{
+    return db_run(s,
+                  "INSERT INTO audit_entries (id, organization_id,"
+                  " admin_user_id, action, target_type, target_id, details,"
+                  " created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+                  DB_ARGS(DB_STR(id), DB_STR(org_id), DB_STR(user_id),
+                          DB_STR(action), DB_STR(target_type),
+                          DB_STR(target_id), DB_STR(details), DB_STR(now)),
+                  e);
+}
+
 int store_audit_insert(struct store *s, const char *id, const char *org_id,
                        const char *user_id, const char *action,
                        const char *target_type, const char *target_id,
                        json_t *details, const char *now, struct err *e)
 {
-    json_t *empty = details ? NULL : json_object();
-    char *text = json_dumps(details ? details : empty, JSON_COMPACT);
-    int rc = db_run(s,
-                    "INSERT INTO audit_entries (id, organization_id,"
-                    " admin_user_id, action, target_type, target_id, details,"
-                    " created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
-                    DB_ARGS(DB_STR(id), DB_STR(org_id), DB_STR(user_id),
-                            DB_STR(action), DB_STR(target_type),
-                            DB_STR(target_id), DB_STR(text), DB_STR(now)),
-                    e);
+    char *text = details ? json_dumps(details, JSON_COMPACT) : NULL;
+    int rc =
+        store_audit_insert_text(s, id, org_id, user_id, action, target_type,
+                                target_id, text ? text : "{}", now, e);
 
     free(text);
-    json_decref(empty);
     return rc;
 }
 

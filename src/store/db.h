@@ -62,6 +62,11 @@ struct db_backend {
      * process at a time migrate a database shared by several (NULL: none).
      */
     int (*lock_migrations)(struct store *s, bool lock, struct err *e);
+    /* Optional. The rowid of the last INSERT, so that INSERT needs no
+     * RETURNING (which costs SQLite a temporary table per row). */
+    int64_t (*last_id)(struct store *s);
+    /* Optional. Housekeeping between requests (SQLite: WAL checkpoint). */
+    int (*maintain)(struct store *s, struct err *e);
 };
 
 struct store {

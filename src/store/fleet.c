@@ -196,30 +196,53 @@ int store_node_set_version(struct store *s, const char *id,
                   DB_ARGS(DB_STR(id), DB_STR(version)), e);
 }
 
-int64_t store_command_insert(struct store *s, json_t *c, struct err *e)
-{
-    char *payload = json_dumps(json_object_get(c, "payload"), JSON_COMPACT);
-    json_t *row = db_one(
-        s,
-        "INSERT INTO fleet_commands (id, server_node_id, type, release_id,"
-        " payload, signature, status, created_by_id, created_at,"
-        " expires_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6,"
-        " 'PENDING', $7, $8, $9, $8) RETURNING seq",
-        DB_ARGS(DB_STR(json_string_value(json_object_get(c, "id"))),
-                DB_STR(json_string_value(json_object_get(c, "serverNodeId"))),
-                DB_STR(json_string_value(json_object_get(c, "type"))),
-                DB_STR(json_string_value(json_object_get(c, "releaseId"))),
-                DB_STR(payload),
-                DB_STR(json_string_value(json_object_get(c, "signature"))),
-                DB_STR(json_string_value(json_object_get(c, "createdById"))),
-                DB_STR(json_string_value(json_object_get(c, "createdAt"))),
-                DB_STR(json_string_value(json_object_get(c, "expiresAt")))),
-        e);
-    int64_t seq = row ? json_integer_value(json_object_get(row, "seq")) : -1;
+#define COMMAND_INSERT                                                         \
+    "INSERT INTO fleet_commands (id, server_node_id, type, release_id,"        \
+    " payload, signature, status, created_by_id, created_at,"                  \
+    " expires_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6,"                 \
+    " 'PENDING', $7, $8, $9, $8)"
 
-    free(payload);
+int64_t store_command_insert(struct store *s, const struct store_command *c,
+                             struct err *e)
+{
+    const struct db_param p[] = {
+        DB_STR(c->id),         DB_STR(c->node_id),    DB_STR(c->type),
+        DB_STR(c->release_id), DB_STR(c->payload),    DB_STR(c->signature),
+        DB_STR(c->created_by), DB_STR(c->created_at), DB_STR(c->expires_at),
+    };
+    int n = (int)(sizeof(p) / sizeof(p[0]));
+    json_t *row;
+    int64_t seq;
+
+    if (s->backend->last_id)
+        return db_run(s, COMMAND_INSERT, p, n, e) ? -1 : s->backend->last_id(s);
+    row = db_one(s, COMMAND_INSERT " RETURNING seq", p, n, e);
+    seq = row ? json_integer_value(json_object_get(row, "seq")) : -1;
     json_decref(row);
     return seq;
+}
+
+#define TARGET_COLUMNS                                                         \
+    "SELECT l.id AS \"locationId\", l.organization_id AS"                      \
+    " \"organizationId\", n.id AS \"nodeId\", n.schema_version AS"             \
+    " \"schemaVersion\" FROM locations l LEFT JOIN server_nodes n"             \
+    " ON n.location_id = l.id AND n.status = 'ACTIVE' "
+
+/* The one place the engines need different SQL: unpacking a JSON array. */
+static const char targets_sqlite[] =
+    TARGET_COLUMNS "WHERE l.id IN (SELECT value FROM json_each($1))"
+                   " AND (CAST($2 AS TEXT) IS NULL OR l.organization_id = $2)";
+static const char targets_postgres[] =
+    TARGET_COLUMNS "WHERE l.id IN (SELECT json_array_elements_text("
+                   "CAST($1 AS json)))"
+                   " AND (CAST($2 AS TEXT) IS NULL OR l.organization_id = $2)";
+
+json_t *store_deploy_targets(struct store *s, const char *ids_json,
+                             const char *org_id, struct err *e)
+{
+    return db_all(
+        s, s->backend == &db_postgres ? targets_postgres : targets_sqlite,
+        DB_ARGS(DB_STR(ids_json), DB_STR(org_id)), e);
 }
 
 json_t *store_command_get(struct store *s, const char *id, const char *org_id,

@@ -144,8 +144,29 @@ static const char m2_instances[] =
     " heartbeat_at " TIME " NOT NULL);"
     "ALTER TABLE server_nodes ADD COLUMN online_instance " KEY ";";
 
+/* Large deploys: only open commands are indexed by node and status, and
+ * each release's deploy count per organization is kept, not counted. */
+static const char m3_deploy_scale[] =
+    "DROP INDEX fleet_commands_status;"
+    "CREATE INDEX fleet_commands_open ON fleet_commands(server_node_id, seq)"
+    " WHERE status IN ('PENDING', 'DELIVERED');"
+    "CREATE INDEX fleet_commands_running ON fleet_commands(acknowledged_at)"
+    " WHERE status IN ('ACKNOWLEDGED', 'IN_PROGRESS');"
+    "CREATE TABLE release_deploy_counts ("
+    " release_id " KEY " NOT NULL REFERENCES releases(id),"
+    " organization_id " KEY " NOT NULL REFERENCES organizations(id),"
+    " n BIGINT NOT NULL,"
+    " PRIMARY KEY (release_id, organization_id));"
+    "INSERT INTO release_deploy_counts (release_id, organization_id, n)"
+    " SELECT c.release_id, l.organization_id, COUNT(*)"
+    " FROM fleet_commands c JOIN server_nodes n ON n.id = c.server_node_id"
+    " JOIN locations l ON l.id = n.location_id"
+    " WHERE c.type = 'FORCE_UPDATE' AND c.release_id IS NOT NULL"
+    " GROUP BY c.release_id, l.organization_id;";
+
 const char *const migrations_postgres[] = {
     m1_base,
     m2_instances,
+    m3_deploy_scale,
     NULL,
 };

@@ -11,11 +11,9 @@
     " r.rollback_version AS \"rollbackVersion\", r.is_latest AS"               \
     " \"isLatest\", r.is_archived AS \"isArchived\", r.created_by_id AS"       \
     " \"createdById\", u.name AS \"creatorName\", u.email AS"                  \
-    " \"creatorEmail\", (SELECT COUNT(*) FROM fleet_commands c"                \
-    " JOIN server_nodes n ON n.id = c.server_node_id"                          \
-    " JOIN locations l ON l.id = n.location_id"                                \
-    " WHERE c.release_id = r.id AND c.type = 'FORCE_UPDATE'"                   \
-    " AND (CAST($1 AS TEXT) IS NULL OR l.organization_id = $1)) AS"            \
+    " \"creatorEmail\", (SELECT COALESCE(SUM(k.n), 0)"                         \
+    " FROM release_deploy_counts k WHERE k.release_id = r.id"                  \
+    " AND (CAST($1 AS TEXT) IS NULL OR k.organization_id = $1)) AS"            \
     " \"deployCount\", r.created_at AS \"createdAt\", r.updated_at AS"         \
     " \"updatedAt\", r.archived_at AS \"archivedAt\""                          \
     " FROM releases r JOIN admin_users u ON u.id = r.created_by_id "
@@ -122,6 +120,17 @@ int store_release_archive(struct store *s, const char *id, const char *now,
                   "UPDATE releases SET is_archived = TRUE, is_latest = FALSE,"
                   " archived_at = $2, updated_at = $2 WHERE id = $1",
                   DB_ARGS(DB_STR(id), DB_STR(now)), e);
+}
+
+int store_release_count_add(struct store *s, const char *release_id,
+                            const char *org_id, int64_t n, struct err *e)
+{
+    return db_run(s,
+                  "INSERT INTO release_deploy_counts (release_id,"
+                  " organization_id, n) VALUES ($1, $2, $3)"
+                  " ON CONFLICT (release_id, organization_id) DO UPDATE"
+                  " SET n = release_deploy_counts.n + excluded.n",
+                  DB_ARGS(DB_STR(release_id), DB_STR(org_id), DB_I64(n)), e);
 }
 
 json_t *store_release_deployments(struct store *s, const char *release_id,

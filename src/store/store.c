@@ -153,19 +153,37 @@ int store_schema_version(struct store *s)
     return current_version(s, NULL);
 }
 
+/* Transaction statements are constant strings, so both drivers keep them
+ * prepared: a deploy runs one savepoint per location. */
+#define SP(n) "SAVEPOINT sp" #n
+#define RL(n) "RELEASE sp" #n
+#define RB(n) "ROLLBACK TO sp" #n
+static const char *const savepoints[] = {SP(1), SP(2), SP(3), SP(4),
+                                         SP(5), SP(6), SP(7), SP(8)};
+static const char *const releases[] = {RL(1), RL(2), RL(3), RL(4),
+                                       RL(5), RL(6), RL(7), RL(8)};
+static const char *const rollbacks[] = {RB(1), RB(2), RB(3), RB(4),
+                                        RB(5), RB(6), RB(7), RB(8)};
+#define MAX_DEPTH ((int)(sizeof(savepoints) / sizeof(savepoints[0])))
+
+static int run(struct store *s, const char *sql, struct err *e)
+{
+    return s->backend->exec(s, sql, NULL, 0, NULL, e);
+}
+
 int store_begin(struct store *s, struct err *e)
 {
-    char sql[64];
     int rc;
 
-    if (s->tx_depth == 0 && s->backend->begin) {
+    if (s->tx_depth > MAX_DEPTH)
+        return err_set(e, ERR_INTERNAL, "INTERNAL",
+                       "transactions nested too deep");
+    if (s->tx_depth == 0 && s->backend->begin)
         rc = s->backend->begin(s, e);
-    } else if (s->tx_depth == 0) {
-        rc = s->backend->exec_script(s, "BEGIN IMMEDIATE", e);
-    } else {
-        snprintf(sql, sizeof(sql), "SAVEPOINT sp%d", s->tx_depth);
-        rc = s->backend->exec_script(s, sql, e);
-    }
+    else if (s->tx_depth == 0)
+        rc = run(s, "BEGIN IMMEDIATE", e);
+    else
+        rc = run(s, savepoints[s->tx_depth - 1], e);
     if (rc)
         return rc;
     s->tx_depth++;
@@ -174,13 +192,9 @@ int store_begin(struct store *s, struct err *e)
 
 int store_commit(struct store *s, struct err *e)
 {
-    char sql[64];
+    const char *sql = s->tx_depth == 1 ? "COMMIT" : releases[s->tx_depth - 2];
 
-    if (s->tx_depth == 1)
-        snprintf(sql, sizeof(sql), "COMMIT");
-    else
-        snprintf(sql, sizeof(sql), "RELEASE sp%d", s->tx_depth - 1);
-    if (s->backend->exec_script(s, sql, e))
+    if (run(s, sql, e))
         return e->status;
     s->tx_depth--;
     return 0;
@@ -188,18 +202,25 @@ int store_commit(struct store *s, struct err *e)
 
 void store_rollback(struct store *s)
 {
-    char sql[80];
+    int rc;
 
     if (s->tx_depth == 0)
         return;
     if (s->tx_depth == 1)
-        snprintf(sql, sizeof(sql), "ROLLBACK");
+        rc = run(s, "ROLLBACK", NULL);
     else
-        snprintf(sql, sizeof(sql), "ROLLBACK TO sp%d; RELEASE sp%d",
-                 s->tx_depth - 1, s->tx_depth - 1);
-    if (s->backend->exec_script(s, sql, NULL))
+        rc = run(s, rollbacks[s->tx_depth - 2], NULL) ||
+             run(s, releases[s->tx_depth - 2], NULL);
+    if (rc)
         log_error("rollback failed", "depth=%d", s->tx_depth);
     s->tx_depth--;
+}
+
+int store_maintain(struct store *s, struct err *e)
+{
+    if (s->tx_depth > 0 || !s->backend->maintain)
+        return 0;
+    return s->backend->maintain(s, e);
 }
 
 int store_ping(struct store *s, struct err *e)

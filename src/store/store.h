@@ -35,6 +35,10 @@ int store_begin(struct store *s, struct err *e);
 int store_commit(struct store *s, struct err *e);
 void store_rollback(struct store *s);
 
+/* Housekeeping to run now and then outside transactions (SQLite copies
+ * its write-ahead log back into the database file). */
+int store_maintain(struct store *s, struct err *e);
+
 /* Cheap query that proves the database answers. */
 int store_ping(struct store *s, struct err *e);
 
@@ -99,6 +103,9 @@ int store_release_set_latest(struct store *s, const char *channel,
                              const char *id, const char *now, struct err *e);
 int store_release_archive(struct store *s, const char *id, const char *now,
                           struct err *e);
+/* Adds n FORCE_UPDATE commands of org_id to the release's deployCount. */
+int store_release_count_add(struct store *s, const char *release_id,
+                            const char *org_id, int64_t n, struct err *e);
 /* The release's newest FORCE_UPDATE commands, limited to org_id's
  * locations when it is not NULL. */
 json_t *store_release_deployments(struct store *s, const char *release_id,
@@ -142,9 +149,21 @@ int store_node_set_version(struct store *s, const char *id,
                            const char *version, const char *now, struct err *e);
 
 /* --- fleet commands ----------------------------------------------------- */
-/* c holds id, serverNodeId, type, releaseId, payload (object), signature,
- * createdById, createdAt, expiresAt. Answers the new seq, or -1. */
-int64_t store_command_insert(struct store *s, json_t *c, struct err *e);
+struct store_command {
+    const char *id, *node_id, *type, *release_id;
+    const char *payload; /* JSON text */
+    const char *signature, *created_by, *created_at, *expires_at;
+};
+
+/* Inserts a PENDING command; answers its seq, or -1. */
+int64_t store_command_insert(struct store *s, const struct store_command *c,
+                             struct err *e);
+
+/* For a deploy: each of the ids (a JSON array text) that is a location of
+ * org_id (NULL: any), as {locationId, organizationId, nodeId,
+ * schemaVersion} with its active node or nulls. */
+json_t *store_deploy_targets(struct store *s, const char *ids_json,
+                             const char *org_id, struct err *e);
 /* The admin view of a command; org_id NULL means any organization. */
 json_t *store_command_get(struct store *s, const char *id, const char *org_id,
                           struct err *e);
@@ -231,6 +250,12 @@ int store_audit_insert(struct store *s, const char *id, const char *org_id,
                        const char *user_id, const char *action,
                        const char *target_type, const char *target_id,
                        json_t *details, const char *now, struct err *e);
+/* The same with details already as JSON text. */
+int store_audit_insert_text(struct store *s, const char *id, const char *org_id,
+                            const char *user_id, const char *action,
+                            const char *target_type, const char *target_id,
+                            const char *details, const char *now,
+                            struct err *e);
 /* Newest first; org_id NULL means every organization. */
 json_t *store_audit_list(struct store *s, const char *org_id,
                          const char *before, int limit, struct err *e);
