@@ -321,8 +321,6 @@ int fleet_auth(struct store *s, const char *token, struct fleet_node *out,
                              "missing or invalid agent token")
                    : (int)e->status;
     snprintf(out->id, sizeof(out->id), "%s", str(node, "id"));
-    snprintf(out->org_id, sizeof(out->org_id), "%s",
-             str(node, "organizationId"));
     json_decref(node);
     return 0;
 }
@@ -551,7 +549,7 @@ json_t *fleet_report(struct store *s, const struct fleet_node *n,
     static const char *const statuses[] = {"ACKNOWLEDGED", "IN_PROGRESS",
                                            "SUCCEEDED", "FAILED", NULL};
     const char *to, *msg;
-    json_t *c;
+    json_t *c, *out;
 
     if (jsonv_object(body, fields, e) ||
         jsonv_enum(body, "status", true, statuses, &to, e) ||
@@ -573,8 +571,8 @@ json_t *fleet_report(struct store *s, const struct fleet_node *n,
         }
     }
     json_decref(c);
-    c = store_command_get(s, command_id, NULL, e);
-    return c ? json_pack("{s:o}", "command", c) : NULL;
+    out = store_command_get(s, command_id, NULL, e);
+    return out ? json_pack("{s:o}", "command", out) : NULL;
 fail:
     json_decref(c);
     return NULL;

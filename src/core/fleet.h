@@ -30,7 +30,6 @@ struct fleet_config {
 /* An authenticated agent. */
 struct fleet_node {
     char id[ID_LEN + 1];
-    char org_id[ID_LEN + 1];
 };
 
 json_t *location_create(struct store *s, const struct actor *a, json_t *body,

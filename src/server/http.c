@@ -424,6 +424,20 @@ static void run_route(struct store *s, void *arg)
         http_error(r, 500, "INTERNAL", "no answer");
 }
 
+/* On the worker: the commit this request shared failed, so whatever it
+ * answered did not happen. */
+static void batch_failed(void *arg)
+{
+    struct request *r = arg;
+
+    evbuffer_drain(r->out, evbuffer_get_length(r->out));
+    evhttp_clear_headers(&r->out_headers);
+    http_set_header(r, "X-Request-Id", r->id);
+    r->answered = false;
+    r->after = NULL;
+    http_error(r, 503, "DATABASE_UNAVAILABLE", "the change was not stored");
+}
+
 /* On the loop: the answer goes out (or the request was taken over as a
  * stream), then the route's follow-up runs. */
 static void finish_route(void *arg)
@@ -458,6 +472,10 @@ static void route(struct request *r)
         http_error(r, 404, "NOT_FOUND", "no route %.100s", r->path);
     } else if (r->route->on_loop) {
         r->route->handler(r);
+    } else if (r->route->batch) {
+        worker_submit_batch(r->srv->worker, run_route, finish_route,
+                            batch_failed, r);
+        return;
     } else {
         worker_submit(r->srv->worker, run_route, finish_route, r);
         return;

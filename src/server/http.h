@@ -71,7 +71,16 @@ struct route {
     enum role min_role;
     void (*handler)(struct request *r);
     bool on_loop; /* no database: runs on the loop (AUTH_NONE only) */
+    bool batch;   /* a small write that may share a commit (worker.h) */
 };
+
+/* One route: ROUTE(method, pattern, auth, min_role, handler) and, after
+ * those, designated flags such as .on_loop = true. */
+#define ROUTE(m, p, a, r, h, ...)                                              \
+    {                                                                          \
+        .method = (m), .pattern = (p), .auth = (a), .min_role = (r),           \
+        .handler = (h), __VA_ARGS__                                            \
+    }
 
 /* The route tables, each ended by an entry with a NULL pattern. */
 extern const struct route routes_auth[];

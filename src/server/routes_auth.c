@@ -62,8 +62,8 @@ static void me(struct request *r)
 }
 
 const struct route routes_auth[] = {
-    {EVHTTP_REQ_POST, "/api/auth/login", AUTH_NONE, ROLE_NONE, login, false},
-    {EVHTTP_REQ_POST, "/api/auth/logout", AUTH_ADMIN, ROLE_NONE, logout, false},
-    {EVHTTP_REQ_GET, "/api/auth/me", AUTH_ADMIN, ROLE_NONE, me, false},
-    {0, NULL, 0, 0, NULL, false},
+    ROUTE(EVHTTP_REQ_POST, "/api/auth/login", AUTH_NONE, ROLE_NONE, login),
+    ROUTE(EVHTTP_REQ_POST, "/api/auth/logout", AUTH_ADMIN, ROLE_NONE, logout),
+    ROUTE(EVHTTP_REQ_GET, "/api/auth/me", AUTH_ADMIN, ROLE_NONE, me),
+    {0},
 };

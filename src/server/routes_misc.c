@@ -92,8 +92,8 @@ static void audit(struct request *r)
 }
 
 const struct route routes_misc[] = {
-    {EVHTTP_REQ_GET, "/healthz", AUTH_NONE, ROLE_NONE, healthz, false},
-    {EVHTTP_REQ_GET, "/metrics", AUTH_NONE, ROLE_NONE, metrics, false},
-    {EVHTTP_REQ_GET, "/api/admin/audit", AUTH_ADMIN, ROLE_ADMIN, audit, false},
-    {0, NULL, 0, 0, NULL, false},
+    ROUTE(EVHTTP_REQ_GET, "/healthz", AUTH_NONE, ROLE_NONE, healthz),
+    ROUTE(EVHTTP_REQ_GET, "/metrics", AUTH_NONE, ROLE_NONE, metrics),
+    ROUTE(EVHTTP_REQ_GET, "/api/admin/audit", AUTH_ADMIN, ROLE_ADMIN, audit),
+    {0},
 };

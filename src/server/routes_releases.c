@@ -86,15 +86,14 @@ static void deploy(struct request *r)
 }
 
 const struct route routes_releases[] = {
-    {EVHTTP_REQ_GET, "/api/admin/releases", AUTH_ADMIN, ROLE_ADMIN, list,
-     false},
-    {EVHTTP_REQ_POST, "/api/admin/releases", AUTH_ADMIN, ROLE_ADMIN, create,
-     false},
-    {EVHTTP_REQ_GET, "/api/admin/releases/{}", AUTH_ADMIN, ROLE_ADMIN, show,
-     false},
-    {EVHTTP_REQ_DELETE, "/api/admin/releases/{}", AUTH_ADMIN, ROLE_ADMIN,
-     archive, false},
-    {EVHTTP_REQ_POST, "/api/admin/releases/{}/deploy", AUTH_ADMIN, ROLE_ADMIN,
-     deploy, false},
-    {0, NULL, 0, 0, NULL, false},
+    ROUTE(EVHTTP_REQ_GET, "/api/admin/releases", AUTH_ADMIN, ROLE_ADMIN, list),
+    ROUTE(EVHTTP_REQ_POST, "/api/admin/releases", AUTH_ADMIN, ROLE_ADMIN,
+          create),
+    ROUTE(EVHTTP_REQ_GET, "/api/admin/releases/{}", AUTH_ADMIN, ROLE_ADMIN,
+          show),
+    ROUTE(EVHTTP_REQ_DELETE, "/api/admin/releases/{}", AUTH_ADMIN, ROLE_ADMIN,
+          archive),
+    ROUTE(EVHTTP_REQ_POST, "/api/admin/releases/{}/deploy", AUTH_ADMIN,
+          ROLE_ADMIN, deploy),
+    {0},
 };

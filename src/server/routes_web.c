@@ -112,14 +112,18 @@ static void root(struct request *r)
  * is listed. NEEDSWORK: paths deeper than four segments below /dashboard/
  * answer the JSON 404; no view of the app is that deep. */
 const struct route routes_web[] = {
-    {EVHTTP_REQ_GET, "/", AUTH_NONE, ROLE_NONE, root, true},
-    {EVHTTP_REQ_GET, "/dashboard", AUTH_NONE, ROLE_NONE, dashboard, true},
-    {EVHTTP_REQ_GET, "/dashboard/", AUTH_NONE, ROLE_NONE, dashboard, true},
-    {EVHTTP_REQ_GET, "/dashboard/{}", AUTH_NONE, ROLE_NONE, dashboard, true},
-    {EVHTTP_REQ_GET, "/dashboard/{}/{}", AUTH_NONE, ROLE_NONE, dashboard, true},
-    {EVHTTP_REQ_GET, "/dashboard/{}/{}/{}", AUTH_NONE, ROLE_NONE, dashboard,
-     true},
-    {EVHTTP_REQ_GET, "/dashboard/{}/{}/{}/{}", AUTH_NONE, ROLE_NONE, dashboard,
-     true},
-    {0, NULL, 0, 0, NULL, false},
+    ROUTE(EVHTTP_REQ_GET, "/", AUTH_NONE, ROLE_NONE, root, .on_loop = true),
+    ROUTE(EVHTTP_REQ_GET, "/dashboard", AUTH_NONE, ROLE_NONE, dashboard,
+          .on_loop = true),
+    ROUTE(EVHTTP_REQ_GET, "/dashboard/", AUTH_NONE, ROLE_NONE, dashboard,
+          .on_loop = true),
+    ROUTE(EVHTTP_REQ_GET, "/dashboard/{}", AUTH_NONE, ROLE_NONE, dashboard,
+          .on_loop = true),
+    ROUTE(EVHTTP_REQ_GET, "/dashboard/{}/{}", AUTH_NONE, ROLE_NONE, dashboard,
+          .on_loop = true),
+    ROUTE(EVHTTP_REQ_GET, "/dashboard/{}/{}/{}", AUTH_NONE, ROLE_NONE,
+          dashboard, .on_loop = true),
+    ROUTE(EVHTTP_REQ_GET, "/dashboard/{}/{}/{}/{}", AUTH_NONE, ROLE_NONE,
+          dashboard, .on_loop = true),
+    {0},
 };

@@ -8,15 +8,20 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
+#include "lib/err.h"
 #include "lib/log.h"
 #include "lib/xalloc.h"
 
 struct job {
     void (*run)(struct store *s, void *arg);
     void (*done)(void *arg);
+    void (*failed)(void *arg); /* set for jobs that may share a commit */
     void *arg;
     struct job *next;
 };
+
+/* Small writes waiting together share one commit. */
+#define BATCH_MAX 256
 
 struct queue {
     struct job *head, *tail;
@@ -53,6 +58,43 @@ static struct job *take_all(struct queue *q)
     return all;
 }
 
+/* Takes the next job, and with it the batchable jobs queued right behind
+ * a batchable one. Called with mu held. */
+static struct job *take(struct worker *w)
+{
+    struct job *first = w->todo.head, *last = first;
+    int n = 1;
+
+    if (first->failed)
+        while (last->next && last->next->failed && n < BATCH_MAX) {
+            last = last->next;
+            n++;
+        }
+    w->todo.head = last->next;
+    if (!w->todo.head)
+        w->todo.tail = NULL;
+    last->next = NULL;
+    return first;
+}
+
+/* Runs jobs that may share a commit inside one transaction: each one's own
+ * transaction becomes a savepoint. If the shared commit fails, every job
+ * of it is told, so that none answers success. */
+static void run_batch(struct worker *w, struct job *jobs)
+{
+    struct err e;
+    bool shared = jobs->next && store_begin(w->store, &e) == 0;
+
+    for (struct job *j = jobs; j; j = j->next)
+        j->run(w->store, j->arg);
+    if (!shared || store_commit(w->store, &e) == 0)
+        return;
+    store_rollback(w->store);
+    log_error("shared commit failed", "error=\"%s\"", e.message);
+    for (struct job *j = jobs; j; j = j->next)
+        j->failed(j->arg);
+}
+
 static void *worker_main(void *arg)
 {
     struct worker *w = arg;
@@ -60,21 +102,24 @@ static void *worker_main(void *arg)
 
     pthread_mutex_lock(&w->mu);
     for (;;) {
-        struct job *j = w->todo.head;
+        struct job *jobs;
 
-        if (!j && w->stop)
+        if (!w->todo.head && w->stop)
             break;
-        if (!j) {
+        if (!w->todo.head) {
             pthread_cond_wait(&w->cv, &w->mu);
             continue;
         }
-        w->todo.head = j->next;
-        if (!w->todo.head)
-            w->todo.tail = NULL;
+        jobs = take(w);
         pthread_mutex_unlock(&w->mu);
-        j->run(w->store, j->arg);
+        run_batch(w, jobs);
         pthread_mutex_lock(&w->mu);
-        push(&w->done, j);
+        while (jobs) {
+            struct job *next = jobs->next;
+
+            push(&w->done, jobs);
+            jobs = next;
+        }
         /* The loop drains every finished job per wake-up. */
         if (write(w->efd, &one, sizeof(one)) < 0 && errno != EAGAIN)
             log_error("worker wake-up failed", "errno=%d", errno);
@@ -148,10 +193,19 @@ void worker_free(struct worker *w)
 void worker_submit(struct worker *w, void (*run)(struct store *s, void *arg),
                    void (*done)(void *arg), void *arg)
 {
+    worker_submit_batch(w, run, done, NULL, arg);
+}
+
+void worker_submit_batch(struct worker *w,
+                         void (*run)(struct store *s, void *arg),
+                         void (*done)(void *arg), void (*failed)(void *arg),
+                         void *arg)
+{
     struct job *j = xmalloc(sizeof(*j));
 
     j->run = run;
     j->done = done;
+    j->failed = failed;
     j->arg = arg;
     w->pending++;
     pthread_mutex_lock(&w->mu);

@@ -28,6 +28,15 @@ void worker_free(struct worker *w);
 void worker_submit(struct worker *w, void (*run)(struct store *s, void *arg),
                    void (*done)(void *arg), void *arg);
 
+/* Like worker_submit, for a small write that may share its commit with
+ * the batchable jobs queued next to it (each job's own transaction then
+ * runs as a savepoint). If that shared commit fails, failed(arg) runs on
+ * the worker before done(arg). */
+void worker_submit_batch(struct worker *w,
+                         void (*run)(struct store *s, void *arg),
+                         void (*done)(void *arg), void (*failed)(void *arg),
+                         void *arg);
+
 /* Jobs submitted whose done has not run yet. Loop thread only. */
 size_t worker_pending(const struct worker *w);
 

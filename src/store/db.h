@@ -65,6 +65,8 @@ struct db_backend {
     /* Optional. The rowid of the last INSERT, so that INSERT needs no
      * RETURNING (which costs SQLite a temporary table per row). */
     int64_t (*last_id)(struct store *s);
+    /* The rows the last statement inserted, changed or deleted. */
+    int64_t (*changes)(struct store *s);
     /* Optional. Housekeeping between requests (SQLite: WAL checkpoint). */
     int (*maintain)(struct store *s, struct err *e);
 };

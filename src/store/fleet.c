@@ -129,10 +129,8 @@ json_t *store_node_by_token(struct store *s, const char *token_hash,
                             struct err *e)
 {
     return db_one(s,
-                  "SELECT " NODE_COLUMNS ", l.organization_id AS"
-                  " \"organizationId\" FROM server_nodes n"
-                  " JOIN locations l ON l.id = n.location_id"
-                  " WHERE n.token_hash = $1 AND n.status = 'ACTIVE'",
+                  "SELECT id FROM server_nodes"
+                  " WHERE token_hash = $1 AND status = 'ACTIVE'",
                   DB_ARGS(DB_STR(token_hash)), e);
 }
 
@@ -280,27 +278,24 @@ int store_command_move(struct store *s, const char *id, const char *from,
                        const char *to, const char *message, const char *now,
                        struct err *e)
 {
-    json_t *row = db_one(
-        s,
-        "UPDATE fleet_commands SET status = $3, updated_at = $5,"
-        " message = COALESCE($4, message),"
-        " acknowledged_at = CASE WHEN $3 = 'ACKNOWLEDGED' THEN $5"
-        "  ELSE acknowledged_at END,"
-        " started_at = CASE WHEN $3 = 'IN_PROGRESS' THEN $5"
-        "  ELSE started_at END,"
-        " finished_at = CASE WHEN $3 IN ('SUCCEEDED', 'FAILED', 'TIMED_OUT',"
-        "  'SUPERSEDED', 'CANCELLED', 'EXPIRED') THEN $5 ELSE finished_at END"
-        " WHERE id = $1 AND status = $2 RETURNING id",
-        DB_ARGS(DB_STR(id), DB_STR(from), DB_STR(to), DB_STR(message),
-                DB_STR(now)),
-        e);
-
-    if (!row)
-        return e->status == ERR_NOT_FOUND
-                   ? err_set(e, ERR_CONFLICT, "INVALID_TRANSITION",
-                             "command is no longer %s", from)
-                   : (int)e->status;
-    json_decref(row);
+    if (db_run(s,
+               "UPDATE fleet_commands SET status = $3, updated_at = $5,"
+               " message = COALESCE($4, message),"
+               " acknowledged_at = CASE WHEN $3 = 'ACKNOWLEDGED' THEN $5"
+               "  ELSE acknowledged_at END,"
+               " started_at = CASE WHEN $3 = 'IN_PROGRESS' THEN $5"
+               "  ELSE started_at END,"
+               " finished_at = CASE WHEN $3 IN ('SUCCEEDED', 'FAILED',"
+               "  'TIMED_OUT', 'SUPERSEDED', 'CANCELLED', 'EXPIRED') THEN $5"
+               "  ELSE finished_at END"
+               " WHERE id = $1 AND status = $2",
+               DB_ARGS(DB_STR(id), DB_STR(from), DB_STR(to), DB_STR(message),
+                       DB_STR(now)),
+               e))
+        return e->status;
+    if (s->backend->changes(s) == 0)
+        return err_set(e, ERR_CONFLICT, "INVALID_TRANSITION",
+                       "command is no longer %s", from);
     return 0;
 }
 

@@ -70,6 +70,7 @@ struct pg_conn {
     unsigned next_name;
     bool broken;
     int64_t last_attempt_ms;
+    int64_t changes; /* rows the last statement changed */
 };
 
 static size_t slot_of(const struct pg_conn *c, const char *sql)
@@ -485,8 +486,16 @@ static int pg_exec(struct store *s, const char *sql, const struct db_param *p,
         rc = result_error(c, res, "exec", e);
     else if (rows)
         *rows = result_rows(res);
+    c->changes = rc ? 0 : strtoll(PQcmdTuples(res), NULL, 10);
     PQclear(res);
     return rc;
+}
+
+static int64_t pg_changes(struct store *s)
+{
+    struct pg_conn *c = s->conn;
+
+    return c->changes;
 }
 
 /*
@@ -528,6 +537,7 @@ const struct db_backend db_postgres = {
     .exec = pg_exec,
     .exec_script = pg_exec_script,
     .begin = pg_begin,
+    .changes = pg_changes,
     .lock_migrations = pg_lock_migrations,
 };
 

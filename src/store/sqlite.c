@@ -299,6 +299,13 @@ static int64_t sqlite_last_id(struct store *s)
     return sqlite3_last_insert_rowid(c->db);
 }
 
+static int64_t sqlite_changes(struct store *s)
+{
+    struct sqlite_conn *c = s->conn;
+
+    return sqlite3_changes64(c->db);
+}
+
 static int sqlite_maintain(struct store *s, struct err *e)
 {
     struct sqlite_conn *c = s->conn;
@@ -319,4 +326,5 @@ const struct db_backend db_sqlite = {
     .exec_script = sqlite_exec_script,
     .maintain = sqlite_maintain,
     .last_id = sqlite_last_id,
+    .changes = sqlite_changes,
 };

@@ -128,7 +128,7 @@ int store_node_insert(struct store *s, const char *id, const char *location_id,
 /* The node with "organizationId"; org_id NULL means any organization. */
 json_t *store_node_get(struct store *s, const char *id, const char *org_id,
                        struct err *e);
-/* The ACTIVE node whose agent token has this hash. */
+/* {id} of the ACTIVE node whose agent token has this hash. */
 json_t *store_node_by_token(struct store *s, const char *token_hash,
                             struct err *e);
 int store_node_decommission(struct store *s, const char *id, const char *now,
