@@ -253,8 +253,19 @@ export async function startPostgres() {
             '-E', 'UTF8', '--locale=C', '--no-sync',
         ]);
         live.add(pg);
-        pg.port = await freePort();
-        await launch(pg);
+        // The port was free a moment ago; another process may have taken
+        // it before postgres binds it, so a few tries get a new one.
+        for (let tries = 1; ; tries++) {
+            pg.port = await freePort();
+            try {
+                await launch(pg);
+                break;
+            } catch (err) {
+                if (tries === 3 || !/Address already in use/.test(err.message)) {
+                    throw err;
+                }
+            }
+        }
     } catch (err) {
         live.delete(pg);
         await halt(pg);
