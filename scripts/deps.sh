@@ -11,7 +11,7 @@ packages=(
     libcurl4-openssl-dev libpq-dev libcmocka-dev
     sqlite3 curl chromium jq python3
     docker.io docker-registry busybox-static
-    postgresql nginx-light
+    postgresql nginx-light strace
 )
 
 missing=()
