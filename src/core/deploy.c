@@ -492,8 +492,9 @@ int deploy_run(struct store *s, const struct fleet_config *cfg,
     else if (rc == 1)
         rc = 0;
     if (rc == 0 && store_commit(s, e) == 0) {
-        log_info("deploy", "release=%s locations=%zu ok=%d",
-                 str(d.release, "version"), json_array_size(ids), d.ok);
+        log_info("deploy", "release=%s locations=%zu ok=%d ms=%lld",
+                 str(d.release, "version"), json_array_size(ids), d.ok,
+                 (long long)(time_now_ms() - t));
     } else {
         store_rollback(s);
         deploy_result_release(out);

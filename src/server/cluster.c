@@ -45,12 +45,12 @@ static void range_run(struct store *s, void *arg)
 static void range_done(void *arg)
 {
     struct range_job *j = arg;
-    size_t n = hub_deliver(j->c->srv->hub, j->commands);
 
-    if (n > 0)
-        log_info("commands from another instance pushed",
-                 "seq_from=%lld seq_to=%lld pushed=%zu", (long long)j->from,
-                 (long long)j->to, n);
+    if (json_array_size(j->commands) > 0)
+        log_debug("commands from another instance",
+                  "seq_from=%lld seq_to=%lld pending=%zu", (long long)j->from,
+                  (long long)j->to, json_array_size(j->commands));
+    hub_deliver(j->c->srv->hub, j->commands);
     json_decref(j->commands);
     free(j);
 }

@@ -7,6 +7,7 @@
 #include <sys/queue.h>
 
 #include <event2/buffer.h>
+#include <event2/event.h>
 #include <event2/keyvalq_struct.h>
 #include <sodium.h>
 
@@ -438,6 +439,17 @@ static void batch_failed(void *arg)
     http_error(r, 503, "DATABASE_UNAVAILABLE", "the change was not stored");
 }
 
+static void run_after(evutil_socket_t fd, short what, void *arg)
+{
+    struct request *r = arg;
+
+    (void)fd;
+    (void)what;
+    r->srv->deferred--;
+    r->after(r);
+    request_free(r);
+}
+
 /* On the loop: the answer goes out (or the request was taken over as a
  * stream), then the route's follow-up runs. */
 static void finish_route(void *arg)
@@ -454,9 +466,16 @@ static void finish_route(void *arg)
         evhttp_send_reply(r->req, r->status, NULL, r->out);
     }
     log_request(r, r->status);
-    if (r->after)
-        r->after(r);
-    request_free(r);
+    if (!r->after) {
+        request_free(r);
+        return;
+    }
+    /* The follow-up (pushing a deploy to thousands of streams) waits for
+     * the next turn of the loop, so that the answer leaves first. */
+    r->srv->deferred++;
+    if (event_base_once(r->srv->base, -1, EV_TIMEOUT, run_after, r,
+                        &(struct timeval){0, 0}) != 0)
+        run_after(-1, 0, r);
 }
 
 static void route(struct request *r)

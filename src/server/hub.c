@@ -22,6 +22,9 @@
  * PostgreSQL's 8000-byte payload. */
 #define HUB_ANNOUNCE_BATCH 200
 
+/* Commands pushed per turn of the loop. */
+#define HUB_PUSH_SLICE 1000
+
 /* A stuck client's pending write fails after this long. */
 #define STREAM_WRITE_TIMEOUT_S 30
 
@@ -232,27 +235,57 @@ static void delivered_done(void *arg)
     json_decref(arg);
 }
 
-size_t hub_deliver(struct hub *h, json_t *commands)
-{
-    json_t *sent = json_array();
-    size_t n;
-    json_t *c;
-    size_t i;
+struct delivery {
+    struct hub *hub;
+    json_t *commands;
+    size_t next;
+};
 
-    json_array_foreach(commands, i, c)
-    {
+/* Pushes the next slice, and leaves the rest for the next turn of the loop:
+ * a deploy to ten thousand streams does not hold up every other client
+ * (nor the deploy's own answer) for the whole push. */
+static void deliver_slice(evutil_socket_t fd, short what, void *arg)
+{
+    struct delivery *d = arg;
+    struct hub *h = d->hub;
+    size_t total = json_array_size(d->commands);
+    size_t end =
+        d->next + HUB_PUSH_SLICE < total ? d->next + HUB_PUSH_SLICE : total;
+    json_t *sent = json_array();
+
+    (void)fd;
+    (void)what;
+    for (size_t i = d->next; i < end; i++) {
+        json_t *c = json_array_get(d->commands, i);
+
         if (hub_push(h, json_string_value(json_object_get(c, "serverNodeId")),
                      json_integer_value(json_object_get(c, "seq")),
                      json_string_value(json_object_get(c, "data"))))
             json_array_append(sent, json_object_get(c, "id"));
     }
-    n = json_array_size(sent);
-    h->srv->commands_pushed += n;
-    if (n > 0)
+    h->srv->commands_pushed += json_array_size(sent);
+    if (json_array_size(sent) > 0)
         worker_submit(h->srv->worker, delivered_run, delivered_done, sent);
     else
         json_decref(sent);
-    return n;
+    d->next = end;
+    if (end < total &&
+        event_base_once(h->srv->base, -1, EV_TIMEOUT, deliver_slice, d,
+                        &(struct timeval){0, 0}) == 0)
+        return;
+    h->srv->deferred--;
+    json_decref(d->commands);
+    free(d);
+}
+
+void hub_deliver(struct hub *h, json_t *commands)
+{
+    struct delivery *d = xcalloc(1, sizeof(*d));
+
+    d->hub = h;
+    d->commands = json_incref(commands);
+    h->srv->deferred++;
+    deliver_slice(-1, 0, d);
 }
 
 void hub_close(struct hub *h, const char *node_id)

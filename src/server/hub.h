@@ -36,9 +36,9 @@ bool hub_push(struct hub *h, const char *node_id, int64_t seq,
               const char *data);
 
 /* Pushes commands ([{serverNodeId, id, seq, data}]) to the streams held
- * here and has the worker mark those DELIVERED; answers how many went
- * out. The others go out when their node connects. */
-size_t hub_deliver(struct hub *h, json_t *commands);
+ * here, a slice per turn of the loop, and has the worker mark those
+ * DELIVERED. The others go out when their node connects. */
+void hub_deliver(struct hub *h, json_t *commands);
 
 /* Closes the node's stream, if it has one. */
 void hub_close(struct hub *h, const char *node_id);

@@ -67,7 +67,7 @@ static void on_stopper(evutil_socket_t fd, short what, void *arg)
     (void)fd;
     (void)what;
     hub_flush(srv->hub);
-    if (worker_pending(srv->worker) == 0)
+    if (worker_pending(srv->worker) == 0 && srv->deferred == 0)
         event_base_loopexit(srv->base, &grace);
 }
 

@@ -33,6 +33,7 @@ struct server {
     struct fleet_config fleet;
     bool secure_cookies;
     bool stopping;
+    int deferred; /* follow-ups of answered requests not yet run */
     int64_t started_ms;
     /* Counters for /metrics: written on the loop, read on the worker. */
     _Atomic uint64_t requests[6]; /* by status class 1xx..5xx; [0] other */

@@ -47,10 +47,30 @@ static void cmd_free(struct sim_cmd *c)
     free(c);
 }
 
+struct sim_received {
+    struct sim_agent *agent;
+    char *data;
+    int64_t at;
+    struct sim_received *next;
+};
+
 void command_free_all(struct sim *s)
 {
+    struct sim_received *r = s->received;
+
     while (s->cmds)
         cmd_free(s->cmds);
+    while (r) {
+        struct sim_received *next = r->next;
+
+        free(r->data);
+        free(r);
+        r = next;
+    }
+    s->received = s->received_tail = NULL;
+    if (s->work)
+        event_free(s->work);
+    s->work = NULL;
 }
 
 static const char *phase_status(const struct sim_cmd *c)
@@ -217,7 +237,7 @@ static void refuse(struct sim_agent *a, const char *id)
         log_debug("signature refused", "agent=%ld command=%s", a->index, id);
 }
 
-static void on_command(struct sim_agent *a, const char *data)
+static void on_command(struct sim_agent *a, const char *data, int64_t at)
 {
     struct stats *st = &a->sim->stats;
     json_t *cmd = json_loads(data, 0, NULL);
@@ -241,7 +261,7 @@ static void on_command(struct sim_agent *a, const char *data)
     }
     remember(a, id);
     st->commands++;
-    stats_add_time(&st->arrivals, time_now_ms());
+    stats_add_time(&st->arrivals, at);
     log_debug("command", "agent=%ld command=%s", a->index, id);
     if (a->silent) {
         st->silent++;
@@ -252,6 +272,46 @@ out:
     json_decref(cmd);
 }
 
+static void on_work(evutil_socket_t fd, short what, void *arg)
+{
+    struct sim *s = arg;
+    struct sim_received *r = s->received;
+
+    (void)fd;
+    (void)what;
+    s->received = s->received_tail = NULL;
+    while (r) {
+        struct sim_received *next = r->next;
+
+        on_command(r->agent, r->data, r->at);
+        free(r->data);
+        free(r);
+        r = next;
+    }
+}
+
+void command_init(struct sim *s)
+{
+    s->work = event_new(s->base, -1, 0, on_work, s);
+    event_priority_set(s->work, SIM_PRIORITY_WORK);
+}
+
+static void receive(struct sim_agent *a, const char *data)
+{
+    struct sim *s = a->sim;
+    struct sim_received *r = xcalloc(1, sizeof(*r));
+
+    r->agent = a;
+    r->data = xstrdup(data);
+    r->at = time_now_ms();
+    if (s->received_tail)
+        s->received_tail->next = r;
+    else
+        s->received = r;
+    s->received_tail = r;
+    event_active(s->work, 0, 0);
+}
+
 void command_on_event(struct sim_agent *a, const struct sse_event *ev)
 {
     if (ev->comment) {
@@ -259,7 +319,7 @@ void command_on_event(struct sim_agent *a, const struct sse_event *ev)
         return;
     }
     if (strcmp(ev->event, "command") == 0)
-        on_command(a, ev->data);
+        receive(a, ev->data);
     else
         log_debug("event ignored", "agent=%ld event=%s", a->index, ev->event);
 }

@@ -514,6 +514,8 @@ static int run(const struct config *c)
     }
     stats_init(&s.stats);
     s.base = event_base_new();
+    event_base_priority_init(s.base, SIM_PRIORITIES);
+    command_init(&s);
     s.keys = strmap_new();
     s.pool = pool_new(s.base, s.set.host, s.set.port, s.set.report_conns);
     if (load_agents(&s) || (!s.set.register_only && raise_nofile(&s))) {

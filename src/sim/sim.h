@@ -92,6 +92,13 @@ struct pool;
 struct reg;
 struct strmap;
 
+/* Event priorities: network first, then the work that received data
+ * asks for (event_base_priority_init with SIM_PRIORITIES). */
+#define SIM_PRIORITIES    3
+#define SIM_PRIORITY_WORK 2
+
+struct sim_received;
+
 struct sim {
     struct event_base *base;
     struct sim_settings set;
@@ -112,6 +119,12 @@ struct sim {
     struct event *sigint, *sigterm;
     struct event *stop_timer;
     unsigned fail_acc; /* spreads --fail-rate evenly over commands */
+    /* Commands received but not yet checked and answered: reading every
+     * stream that has data comes first (the loop's higher priority), so an
+     * arrival time is when the bytes came, not when this one process got
+     * round to them after verifying thousands of others. */
+    struct sim_received *received, *received_tail;
+    struct event *work;
     bool stopping;
     int exit_code;
 };
@@ -135,6 +148,8 @@ int64_t stream_backoff_ms(const struct sim_settings *set, int attempt);
 
 /* Handles one SSE event of the agent's stream. */
 void command_on_event(struct sim_agent *a, const struct sse_event *ev);
+/* Sets up the deferred handling of received commands. */
+void command_init(struct sim *s);
 
 /* Drops every report under way (at shutdown). */
 void command_free_all(struct sim *s);
