@@ -6,7 +6,7 @@
 
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
@@ -16,6 +16,8 @@ import { fileURLToPath } from 'node:url';
 const REPO_ROOT = path.resolve(
     path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 const RUN_SH = path.join(REPO_ROOT, 'scripts', 'run.sh');
+const BUILD_DIR = path.resolve(REPO_ROOT,
+    process.env.MC_BUILD_DIR || 'build');
 const TOKEN = 'mc_demo_token_change_me_0001';
 const START_TIMEOUT_MS = 60000;
 const STOP_TIMEOUT_MS = 20000;
@@ -258,7 +260,35 @@ test('make-run-second: a second run reuses the data', async () => {
         const rels = (await get(run, '/api/admin/releases')).releases;
         assert.deepEqual(rels.map((r) => r.version).sort(),
                          ['1.0.0', '1.1.0', '1.2.0-beta.1']);
+        readmeMcctl(run);
     } finally {
         await interrupt(run);
     }
 });
+
+// The README's mcctl session, line by line, against the demo as written
+// (only the address and the build directory change).
+function readmeMcctl(run) {
+    const readme = fs.readFileSync(path.join(REPO_ROOT, 'README.md'), 'utf8');
+    const block = readme.split('## Publish and deploy with mcctl')[1]
+        .match(/```sh\n([\s\S]*?)```/)[1];
+    const lines = block.split('\n').filter((l) => l.startsWith('build/mcctl'));
+    assert.equal(lines.length, 4);
+    const env = { ...process.env, MC_URL: run.url, MC_TOKEN: TOKEN };
+    const out = lines.map((line) => {
+        const cmd = line.replace(/#.*$/, '').trim()
+            .replace(/^build\//, `${BUILD_DIR}/`);
+        const res = spawnSync('bash', ['-c', cmd], { env, encoding: 'utf8' });
+        return { status: res.status, text: res.stdout + res.stderr };
+    });
+    assert.equal(out[0].status, 0, out[0].text);
+    assert.match(out[0].text, /created release 1\.3\.0/);
+    // Partly succeeded: the venue without hardware has no node.
+    assert.equal(out[1].status, 3, out[1].text);
+    assert.match(out[1].text, /venue-00025-no-hardware +NO_ACTIVE_SERVER/);
+    assert.equal((out[1].text.match(/ deployed /g) || []).length, 24);
+    assert.equal(out[2].status, 0, out[2].text);
+    assert.match(out[2].text, /Deploys: +24/);
+    assert.equal(out[3].status, 0, out[3].text);
+    assert.match(out[3].text, /venue-00001/);
+}
