@@ -204,34 +204,6 @@ static int read_settings(struct program *p)
     return 0;
 }
 
-static int configure(struct config *c, int argc, char **argv)
-{
-    struct err e;
-    int level;
-
-    err_clear(&e);
-    if (config_parse(c, argc, argv, &e)) {
-        fprintf(stderr, "mc-agent: %s\n", e.message);
-        return 2;
-    }
-    if (c->help) {
-        usage(c, stdout);
-        return 0;
-    }
-    if (c->argc > 0) {
-        fprintf(stderr, "mc-agent: unexpected argument \"%s\"\n", c->argv[0]);
-        return 2;
-    }
-    level = log_level_parse(config_get(c, "log-level"));
-    if (level < 0) {
-        fprintf(stderr, "mc-agent: invalid --log-level \"%s\"\n",
-                config_get(c, "log-level"));
-        return 2;
-    }
-    log_set_level((enum log_level)level);
-    return -1;
-}
-
 /* --- start-up ----------------------------------------------------------- */
 
 /* Creates the state directory when missing, and makes sure one agent at a
@@ -467,7 +439,7 @@ int main(int argc, char **argv)
     struct config c = {.opts = options,
                        .file_env = "MC_AGENT_CONFIG",
                        .file_default = "/etc/mission-control/agent.conf"};
-    int rc = configure(&c, argc, argv);
+    int rc = config_start(&c, "mc-agent", argc, argv, usage);
 
     /* NEEDSWORK: Debian's libcurl loads 34 libraries (OpenSSL, GnuTLS,
      * Kerberos, LDAP, libssh2...), 8.7 MiB resident of the agent's 10 MiB

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "lib/log.h"
 #include "lib/xalloc.h"
 
 #define CONFIG_FILE_MAX (64 * 1024)
@@ -183,6 +184,35 @@ void config_usage(const struct config *c, FILE *out)
     if (c->file_default)
         fprintf(out, " (default %s, if present)", c->file_default);
     fputc('\n', out);
+}
+
+int config_start(struct config *c, const char *prog, int argc, char **argv,
+                 void (*usage)(struct config *c, FILE *out))
+{
+    struct err e;
+    int level;
+
+    err_clear(&e);
+    if (config_parse(c, argc, argv, &e)) {
+        fprintf(stderr, "%s: %s\n", prog, e.message);
+        return 2;
+    }
+    if (c->help) {
+        usage(c, stdout);
+        return 0;
+    }
+    if (c->argc > 0) {
+        fprintf(stderr, "%s: unexpected argument \"%s\"\n", prog, c->argv[0]);
+        return 2;
+    }
+    level = log_level_parse(config_get(c, "log-level"));
+    if (level < 0) {
+        fprintf(stderr, "%s: invalid --log-level \"%s\"\n", prog,
+                config_get(c, "log-level"));
+        return 2;
+    }
+    log_set_level((enum log_level)level);
+    return -1;
 }
 
 void config_release(struct config *c)

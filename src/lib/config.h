@@ -45,6 +45,13 @@ bool config_true(const struct config *c, const char *name);
 /* Prints the options table for --help. */
 void config_usage(const struct config *c, FILE *out);
 
+/* The start of a program without positional arguments: parses argv,
+ * prints usage() on --help, refuses stray arguments, and applies the
+ * "log-level" option. Answers -1 to go on, or the exit status (0 after
+ * --help, 2 with a one-line message on stderr naming prog). */
+int config_start(struct config *c, const char *prog, int argc, char **argv,
+                 void (*usage)(struct config *c, FILE *out));
+
 void config_release(struct config *c);
 
 #endif

@@ -238,34 +238,6 @@ static int start_fleet(struct server *srv, const struct config *c)
     return 0;
 }
 
-static int configure(struct config *c, int argc, char **argv)
-{
-    struct err e;
-    int level;
-
-    err_clear(&e);
-    if (config_parse(c, argc, argv, &e)) {
-        fprintf(stderr, "mcd: %s\n", e.message);
-        return 2;
-    }
-    if (c->help) {
-        usage(c, stdout);
-        return 0;
-    }
-    if (c->argc > 0) {
-        fprintf(stderr, "mcd: unexpected argument \"%s\"\n", c->argv[0]);
-        return 2;
-    }
-    level = log_level_parse(config_get(c, "log-level"));
-    if (level < 0) {
-        fprintf(stderr, "mcd: invalid --log-level \"%s\"\n",
-                config_get(c, "log-level"));
-        return 2;
-    }
-    log_set_level((enum log_level)level);
-    return -1;
-}
-
 static int run(struct server *srv, struct config *c)
 {
     srv->base = event_base_new();
@@ -314,7 +286,7 @@ int main(int argc, char **argv)
     int rc;
 
     signal(SIGPIPE, SIG_IGN);
-    rc = configure(&c, argc, argv);
+    rc = config_start(&c, "mcd", argc, argv, usage);
     if (rc >= 0) {
         config_release(&c);
         return rc;

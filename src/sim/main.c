@@ -539,28 +539,14 @@ out:
 int main(int argc, char **argv)
 {
     struct config c = {.opts = options, .file_env = "MC_FLEETSIM_CONFIG"};
-    struct err e;
-    int level, rc;
+    int rc = config_start(&c, "mc-fleetsim", argc, argv, usage);
 
-    err_clear(&e);
-    if (config_parse(&c, argc, argv, &e)) {
-        fprintf(stderr, "mc-fleetsim: %s\n", e.message);
-        rc = 2;
-    } else if (c.help) {
-        usage(&c, stdout);
-        rc = 0;
-    } else if (c.argc > 0) {
-        fprintf(stderr, "mc-fleetsim: unexpected argument \"%s\"\n", c.argv[0]);
-        rc = 2;
-    } else if ((level = log_level_parse(config_get(&c, "log-level"))) < 0) {
-        fprintf(stderr, "mc-fleetsim: invalid --log-level \"%s\"\n",
-                config_get(&c, "log-level"));
-        rc = 2;
+    if (rc >= 0) {
+        /* --help, or a bad setting: said already */
     } else if (sodium_init() < 0) {
         fprintf(stderr, "mc-fleetsim: cannot initialise libsodium\n");
         rc = 1;
     } else {
-        log_set_level((enum log_level)level);
         rc = run(&c);
     }
     config_release(&c);
