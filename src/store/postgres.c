@@ -29,6 +29,7 @@
 #include "lib/xalloc.h"
 #include "store/db.h"
 #include "store/migrations.h"
+#include "store/stmtcache.h"
 #include "store/store.h"
 
 /* Type oids of the results we convert (catalog/pg_type.h is a server
@@ -56,85 +57,20 @@ enum pg_oid {
  * dead server does not make every request wait for a connect. */
 #define RECONNECT_EVERY_MS 1000
 
-struct stmt_slot {
-    const char *sql;
+/* A statement prepared on this connection. */
+struct pg_stmt {
     int nparams;
     char name[16];
 };
 
 struct pg_conn {
     PGconn *conn;
-    struct stmt_slot *slots;
-    size_t nslots;
-    size_t used;
+    struct stmtcache stmts; /* of struct pg_stmt */
     unsigned next_name;
     bool broken;
     int64_t last_attempt_ms;
     int64_t changes; /* rows the last statement changed */
 };
-
-static size_t slot_of(const struct pg_conn *c, const char *sql)
-{
-    uintptr_t h = (uintptr_t)sql;
-
-    h ^= h >> 17;
-    h *= 0x9e3779b97f4a7c15u;
-    return (size_t)(h >> 7) & (c->nslots - 1);
-}
-
-static struct stmt_slot *cache_put(struct pg_conn *c,
-                                   const struct stmt_slot *st);
-
-static void cache_grow(struct pg_conn *c)
-{
-    struct stmt_slot *old = c->slots;
-    size_t n = c->nslots;
-
-    c->nslots = n ? n * 2 : 64;
-    c->slots = xcalloc(c->nslots, sizeof(*c->slots));
-    c->used = 0;
-    for (size_t i = 0; i < n; i++)
-        if (old[i].sql)
-            cache_put(c, &old[i]);
-    free(old);
-}
-
-static struct stmt_slot *cache_put(struct pg_conn *c,
-                                   const struct stmt_slot *st)
-{
-    size_t i;
-
-    if ((c->used + 1) * 2 > c->nslots)
-        cache_grow(c);
-    for (i = slot_of(c, st->sql); c->slots[i].sql;
-         i = (i + 1) & (c->nslots - 1))
-        ;
-    c->slots[i] = *st;
-    c->used++;
-    return &c->slots[i];
-}
-
-static const struct stmt_slot *cache_get(const struct pg_conn *c,
-                                         const char *sql)
-{
-    if (!c->nslots)
-        return NULL;
-    for (size_t i = slot_of(c, sql); c->slots[i].sql;
-         i = (i + 1) & (c->nslots - 1))
-        if (c->slots[i].sql == sql)
-            return &c->slots[i];
-    return NULL;
-}
-
-/* Prepared statements live as long as the session: a new one starts with
- * an empty cache. */
-static void cache_clear(struct pg_conn *c)
-{
-    free(c->slots);
-    c->slots = NULL;
-    c->nslots = 0;
-    c->used = 0;
-}
 
 /* The first line of libpq's last error, which may span several. */
 static const char *last_error(const struct pg_conn *c, char *buf, size_t size)
@@ -254,7 +190,8 @@ static int reconnect(struct store *s, struct err *e)
         return err_set(e, ERR_UNAVAILABLE, "DATABASE_UNAVAILABLE",
                        "the database is unavailable; retrying shortly");
     c->last_attempt_ms = now;
-    cache_clear(c);
+    /* Prepared statements live as long as the session. */
+    stmtcache_clear(&c->stmts, free);
     PQreset(c->conn);
     if (connected(c, e))
         return ERR_UNAVAILABLE;
@@ -326,7 +263,7 @@ static void pg_close(struct store *s)
     if (!c)
         return;
     PQfinish(c->conn);
-    free(c->slots);
+    stmtcache_clear(&c->stmts, free);
     free(c);
     s->conn = NULL;
 }
@@ -357,13 +294,13 @@ static int pg_exec_script(struct store *s, const char *sql, struct err *e)
 /* Prepares sql once per connection; its parameter count comes from the
  * server, so a query may be given more values than it uses, as on SQLite. */
 static int prepare(struct pg_conn *c, const char *sql,
-                   const struct stmt_slot **out, struct err *e)
+                   const struct pg_stmt **out, struct err *e)
 {
-    struct stmt_slot st = {.sql = sql};
+    struct pg_stmt st = {0}, *made;
     PGresult *res;
     int rc;
 
-    *out = cache_get(c, sql);
+    *out = stmtcache_get(&c->stmts, sql);
     if (*out)
         return 0;
     snprintf(st.name, sizeof(st.name), "mc%u", ++c->next_name);
@@ -376,14 +313,18 @@ static int prepare(struct pg_conn *c, const char *sql,
     rc = result_ok(res) ? 0 : result_error(c, res, "describe", e);
     st.nparams = rc ? 0 : PQnparams(res);
     PQclear(res);
-    if (!rc)
-        *out = cache_put(c, &st);
-    return rc;
+    if (rc)
+        return rc;
+    made = xmalloc(sizeof(*made));
+    *made = st;
+    stmtcache_put(&c->stmts, sql, made);
+    *out = made;
+    return 0;
 }
 
 /* Text values for the statement's parameters; ints are written into
  * ints[], which must outlive the call that sends them. */
-static int text_params(const struct stmt_slot *st, const struct db_param *p,
+static int text_params(const struct pg_stmt *st, const struct db_param *p,
                        int n, const char **values, char (*ints)[24],
                        struct err *e)
 {
@@ -470,7 +411,7 @@ static int pg_exec(struct store *s, const char *sql, const struct db_param *p,
     struct pg_conn *c = s->conn;
     const char *values[MAX_PARAMS];
     char ints[MAX_PARAMS][24];
-    const struct stmt_slot *st;
+    const struct pg_stmt *st;
     PGresult *res;
     int rc;
 

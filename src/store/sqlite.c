@@ -12,71 +12,12 @@
 #include "lib/xalloc.h"
 #include "store/db.h"
 #include "store/migrations.h"
-
-/* Statements are cached by the address of their SQL text: every query of the
- * store is a string literal, so the address names the query. */
-struct stmt_slot {
-    const char *sql;
-    sqlite3_stmt *stmt;
-};
+#include "store/stmtcache.h"
 
 struct sqlite_conn {
     sqlite3 *db;
-    struct stmt_slot *slots;
-    size_t nslots;
-    size_t used;
+    struct stmtcache stmts;
 };
-
-static size_t slot_of(const struct sqlite_conn *c, const char *sql)
-{
-    uintptr_t h = (uintptr_t)sql;
-
-    h ^= h >> 17;
-    h *= 0x9e3779b97f4a7c15u;
-    return (size_t)(h >> 7) & (c->nslots - 1);
-}
-
-static void cache_put(struct sqlite_conn *c, const char *sql,
-                      sqlite3_stmt *stmt);
-
-static void cache_grow(struct sqlite_conn *c)
-{
-    struct stmt_slot *old = c->slots;
-    size_t n = c->nslots;
-
-    c->nslots = n ? n * 2 : 64;
-    c->slots = xcalloc(c->nslots, sizeof(*c->slots));
-    c->used = 0;
-    for (size_t i = 0; i < n; i++)
-        if (old[i].sql)
-            cache_put(c, old[i].sql, old[i].stmt);
-    free(old);
-}
-
-static void cache_put(struct sqlite_conn *c, const char *sql,
-                      sqlite3_stmt *stmt)
-{
-    size_t i;
-
-    if ((c->used + 1) * 2 > c->nslots)
-        cache_grow(c);
-    for (i = slot_of(c, sql); c->slots[i].sql; i = (i + 1) & (c->nslots - 1))
-        ;
-    c->slots[i].sql = sql;
-    c->slots[i].stmt = stmt;
-    c->used++;
-}
-
-static sqlite3_stmt *cache_get(struct sqlite_conn *c, const char *sql)
-{
-    if (!c->nslots)
-        return NULL;
-    for (size_t i = slot_of(c, sql); c->slots[i].sql;
-         i = (i + 1) & (c->nslots - 1))
-        if (c->slots[i].sql == sql)
-            return c->slots[i].stmt;
-    return NULL;
-}
 
 static int db_error(struct sqlite_conn *c, int rc, const char *what,
                     struct err *e)
@@ -158,16 +99,18 @@ static int sqlite_open(struct store *s, const char *path, struct err *e)
                               e);
 }
 
+static void finalize(void *stmt)
+{
+    sqlite3_finalize(stmt);
+}
+
 static void sqlite_close(struct store *s)
 {
     struct sqlite_conn *c = s->conn;
 
     if (!c)
         return;
-    for (size_t i = 0; i < c->nslots; i++)
-        if (c->slots[i].sql)
-            sqlite3_finalize(c->slots[i].stmt);
-    free(c->slots);
+    stmtcache_clear(&c->stmts, finalize);
     if (c->db && sqlite3_close(c->db) != SQLITE_OK)
         log_warn("database close failed", "error=\"%s\"",
                  sqlite3_errmsg(c->db));
@@ -244,7 +187,7 @@ static json_t *row_object(sqlite3_stmt *st)
 static sqlite3_stmt *prepare(struct sqlite_conn *c, const char *sql,
                              struct err *e)
 {
-    sqlite3_stmt *st = cache_get(c, sql);
+    sqlite3_stmt *st = stmtcache_get(&c->stmts, sql);
     int rc;
 
     if (st)
@@ -255,7 +198,7 @@ static sqlite3_stmt *prepare(struct sqlite_conn *c, const char *sql,
         db_error(c, rc, "prepare", e);
         return NULL;
     }
-    cache_put(c, sql, st);
+    stmtcache_put(&c->stmts, sql, st);
     return st;
 }
 
