@@ -272,7 +272,7 @@ static int write_one(struct deploy_ctx *d, struct planned *p, int64_t *seq,
              version, p->loc_id, node_id, p->id);
     if (store_command_supersede(d->s, node_id, p->id, d->now, e) ||
         (*seq = store_command_insert(d->s, &c, e)) < 0 ||
-        store_node_set_version(d->s, node_id, "target", version, d->now, e) ||
+        store_node_set_target(d->s, node_id, version, e) ||
         store_audit_insert_text(d->s, audit_id,
                                 str(p->target, "organizationId"), d->a->id,
                                 "release.deploy", "release",

@@ -359,7 +359,7 @@ json_t *fleet_stream_open(struct store *s, const struct fleet_node *n,
                           const char *version, int64_t schema, struct err *e)
 {
     char now[TIME_RFC3339_LEN];
-    json_t *rows = NULL;
+    json_t *rows = NULL, *events;
 
     now_str(now);
     if (store_begin(s, e))
@@ -371,7 +371,7 @@ json_t *fleet_stream_open(struct store *s, const struct fleet_node *n,
         store_rollback(s);
         return NULL;
     }
-    json_t *events = backlog_events(rows);
+    events = backlog_events(rows);
     json_decref(rows);
     return events;
 }
@@ -535,7 +535,7 @@ static int apply_report(struct store *s, const struct fleet_node *n, json_t *c,
     if (store_command_move(s, str(c, "id"), from, to, msg, now, e))
         return e->status;
     if (strcmp(to, "SUCCEEDED") == 0 && str(c, "version") &&
-        store_node_set_version(s, n->id, "current", str(c, "version"), now, e))
+        store_node_set_current(s, n->id, str(c, "version"), e))
         return e->status;
     log_info("command status", "command=%s node=%s from=%s to=%s", str(c, "id"),
              n->id, from, to);

@@ -179,16 +179,17 @@ int store_nodes_all_offline(struct store *s, struct err *e)
                   NULL, 0, e);
 }
 
-int store_node_set_version(struct store *s, const char *id,
-                           const char *column_current_or_target,
-                           const char *version, const char *now, struct err *e)
+int store_node_set_current(struct store *s, const char *id, const char *version,
+                           struct err *e)
 {
-    (void)now;
-    if (strcmp(column_current_or_target, "current") == 0)
-        return db_run(s,
-                      "UPDATE server_nodes SET current_version = $2"
-                      " WHERE id = $1",
-                      DB_ARGS(DB_STR(id), DB_STR(version)), e);
+    return db_run(s,
+                  "UPDATE server_nodes SET current_version = $2 WHERE id = $1",
+                  DB_ARGS(DB_STR(id), DB_STR(version)), e);
+}
+
+int store_node_set_target(struct store *s, const char *id, const char *version,
+                          struct err *e)
+{
     return db_run(s,
                   "UPDATE server_nodes SET target_version = $2 WHERE id = $1",
                   DB_ARGS(DB_STR(id), DB_STR(version)), e);

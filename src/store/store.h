@@ -144,9 +144,12 @@ int store_node_online(struct store *s, const char *id, bool online,
                       const char *instance, const char *now, struct err *e);
 /* Marks every node offline (a single mcd at start holds no streams). */
 int store_nodes_all_offline(struct store *s, struct err *e);
-int store_node_set_version(struct store *s, const char *id,
-                           const char *column_current_or_target,
-                           const char *version, const char *now, struct err *e);
+/* The version the node runs (its agent reported SUCCEEDED), or is meant
+ * to run (a deploy). */
+int store_node_set_current(struct store *s, const char *id, const char *version,
+                           struct err *e);
+int store_node_set_target(struct store *s, const char *id, const char *version,
+                          struct err *e);
 
 /* --- fleet commands ----------------------------------------------------- */
 struct store_command {
