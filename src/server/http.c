@@ -7,6 +7,7 @@
 #include <sys/queue.h>
 
 #include <event2/buffer.h>
+#include <event2/bufferevent.h>
 #include <event2/event.h>
 #include <event2/keyvalq_struct.h>
 #include <sodium.h>
@@ -450,6 +451,20 @@ static void run_after(evutil_socket_t fd, short what, void *arg)
     request_free(r);
 }
 
+/* libevent writes at most 16 KiB per turn of the loop on a connection: a
+ * deploy's answer of a megabyte and more would trickle out between the
+ * slices of its own push. An answer goes out in as few writes as the
+ * socket takes. */
+static void send_whole(struct request *r)
+{
+    struct evhttp_connection *evcon = evhttp_request_get_connection(r->req);
+    size_t len = evbuffer_get_length(r->out);
+
+    if (evcon && len > 16384)
+        bufferevent_set_max_single_write(
+            evhttp_connection_get_bufferevent(evcon), len + 4096);
+}
+
 /* On the loop: the answer goes out (or the request was taken over as a
  * stream), then the route's follow-up runs. */
 static void finish_route(void *arg)
@@ -462,6 +477,7 @@ static void finish_route(void *arg)
 
         TAILQ_FOREACH(h, &r->out_headers, next)
         evhttp_add_header(out, h->key, h->value);
+        send_whole(r);
         /* When the client is gone this frees the request instead. */
         evhttp_send_reply(r->req, r->status, NULL, r->out);
     }
