@@ -1,5 +1,6 @@
 #include "agent/agent.h"
 
+#include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -146,7 +147,7 @@ static int run_finished(struct agent *a)
     return 0;
 }
 
-int agent_resume(struct agent *a)
+static int resume(struct agent *a)
 {
     struct state_flight *f = &a->state.flight;
 
@@ -162,6 +163,24 @@ int agent_resume(struct agent *a)
     if (f->stage == STAGE_FINISHED)
         return run_finished(a);
     return 0;
+}
+
+/* Back to waiting on the stream, perhaps for weeks: the report client's
+ * connection (over https, with its TLS state) is closed rather than kept
+ * for the next update, and the heap pages that frees go back to the
+ * system (free() alone keeps those that lie below live allocations). */
+static void go_idle(struct agent *a)
+{
+    report_client_release(&a->report);
+    malloc_trim(0);
+}
+
+int agent_resume(struct agent *a)
+{
+    int rc = resume(a);
+
+    go_idle(a);
+    return rc;
 }
 
 /* Settles the command that was being applied when the agent stopped.
@@ -247,7 +266,7 @@ static int begin(struct agent *a, const struct command *c, const char *data)
 {
     /* One at a time: what is still in flight goes first. */
     if (a->state.flight.stage != STAGE_NONE &&
-        strcmp(a->state.flight.id, c->id) != 0 && agent_resume(a))
+        strcmp(a->state.flight.id, c->id) != 0 && resume(a))
         return -1;
     if (a->state.flight.stage == STAGE_NONE) {
         log_info("command received", "command=%s type=%s version=%s", c->id,
@@ -258,7 +277,7 @@ static int begin(struct agent *a, const struct command *c, const char *data)
             return -1;
         }
     }
-    return agent_resume(a);
+    return resume(a);
 }
 
 static int on_command(struct agent *a, const char *data)
@@ -287,6 +306,7 @@ static int on_command(struct agent *a, const char *data)
         rc = begin(a, &c, data);
     }
     command_release(&c);
+    go_idle(a);
     return rc;
 }
 

@@ -30,7 +30,8 @@ struct agent {
 void agent_recover(struct agent *a);
 
 /* Carries the command in flight, if any, as far as it goes; -1 when the
- * server could not be reached (try again later), 0 otherwise. */
+ * server could not be reached (try again later), 0 otherwise. Like
+ * agent_on_event, it closes the reports' connection before it returns. */
 int agent_resume(struct agent *a);
 
 /* The stream's event callback (an sse_event_fn); non-zero asks the stream

@@ -22,13 +22,15 @@ struct report_client {
     const char *ca_file;        /* or NULL for the system's */
     int stop_fd;
     int attempts;
-    CURL *curl; /* owned; reused so the connection is kept */
+    CURL *curl; /* owned, or NULL; the reports of a command share it */
 };
 
 /* Sends status (and message, may be NULL) for command_id. */
 enum report_result report_send(struct report_client *r, const char *command_id,
                                const char *status, const char *message);
 
+/* Closes the connection and frees the handle; the next report makes new
+ * ones. The client stays usable. */
 void report_client_release(struct report_client *r);
 
 #endif
