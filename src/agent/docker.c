@@ -860,6 +860,7 @@ out:
         log_warn("docker update", "command=%s result=failed reason=\"%s\"",
                  st.command_id, msg);
     json_decref(body);
+    docker_api_disconnect(dd->api); /* idle until the next update */
     return rc;
 }
 
@@ -875,10 +876,9 @@ static int finish(struct docker_driver *dd, struct update_state *st, char *msg,
     return 0;
 }
 
-static int docker_recover(struct driver *d, char *command_id, size_t idlen,
-                          int *succeeded, char *msg, size_t msglen)
+static int recover(struct docker_driver *dd, char *command_id, size_t idlen,
+                   int *succeeded, char *msg, size_t msglen)
 {
-    struct docker_driver *dd = dd_of(d);
     struct update_state st = {0};
     char err[512] = "";
     int rc;
@@ -910,6 +910,16 @@ static int docker_recover(struct driver *d, char *command_id, size_t idlen,
 fail:
     snprintf(msg, msglen, "cannot recover the interrupted update: %s", err);
     return -1;
+}
+
+static int docker_recover(struct driver *d, char *command_id, size_t idlen,
+                          int *succeeded, char *msg, size_t msglen)
+{
+    struct docker_driver *dd = dd_of(d);
+    int rc = recover(dd, command_id, idlen, succeeded, msg, msglen);
+
+    docker_api_disconnect(dd->api); /* idle until the next update */
+    return rc;
 }
 
 static void docker_free(struct driver *d)

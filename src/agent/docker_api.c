@@ -42,12 +42,18 @@ struct docker_api *docker_api_new(const char *socket_path)
     return api;
 }
 
+void docker_api_disconnect(struct docker_api *api)
+{
+    if (api->curl)
+        curl_easy_cleanup(api->curl);
+    api->curl = NULL;
+}
+
 void docker_api_free(struct docker_api *api)
 {
     if (!api)
         return;
-    if (api->curl)
-        curl_easy_cleanup(api->curl);
+    docker_api_disconnect(api);
     free(api->socket_path);
     free(api);
 }

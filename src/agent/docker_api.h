@@ -27,6 +27,10 @@ struct docker_api *docker_api_new(const char *socket_path);
 
 void docker_api_free(struct docker_api *api);
 
+/* Closes the connection to the engine, if one is open, and frees what
+ * holds it; the next call connects again. For when the agent goes idle. */
+void docker_api_disconnect(struct docker_api *api);
+
 /*
  * Sends method path (below the version prefix, e.g. "/containers/json")
  * with body as JSON when not NULL, and waits at most timeout_s. Returns the
