@@ -6,6 +6,7 @@
 #include <jansson.h>
 
 #include "agent/backoff.h"
+#include "agent/trust.h"
 #include "agent/util.h"
 #include "lib/log.h"
 #include "lib/xalloc.h"
@@ -53,8 +54,7 @@ static CURL *handle(struct report_client *r)
     curl_easy_setopt(r->curl, CURLOPT_TIMEOUT, 30L);
     curl_easy_setopt(r->curl, CURLOPT_HTTPHEADER, r->headers);
     curl_easy_setopt(r->curl, CURLOPT_WRITEFUNCTION, on_body);
-    if (r->ca_file)
-        curl_easy_setopt(r->curl, CURLOPT_CAINFO, r->ca_file);
+    trust_apply(r->curl, r->ca_file);
     return r->curl;
 }
 

@@ -5,6 +5,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "agent/trust.h"
 #include "agent/util.h"
 #include "lib/log.h"
 #include "lib/timeutil.h"
@@ -123,8 +124,7 @@ static CURL *make_handle(struct conn *c)
     curl_easy_setopt(h, CURLOPT_TCP_KEEPALIVE, 1L);
     curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_data);
     curl_easy_setopt(h, CURLOPT_WRITEDATA, c);
-    if (c->o->ca_file)
-        curl_easy_setopt(h, CURLOPT_CAINFO, c->o->ca_file);
+    trust_apply(h, c->o->ca_file);
     return h;
 }
 
