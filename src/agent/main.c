@@ -453,10 +453,15 @@ int main(int argc, char **argv)
                        .file_default = "/etc/mission-control/agent.conf"};
     int rc = config_start(&c, "mc-agent", argc, argv, usage);
 
-    /* NEEDSWORK: Debian's libcurl loads 34 libraries (OpenSSL, GnuTLS,
-     * Kerberos, LDAP, libssh2...), 8.7 MiB resident of the agent's 10 MiB
-     * while its own memory is 1.4 MiB (docs/performance.md); a libcurl
-     * with only HTTP(S) would bring it under the 8 MiB target. */
+    /* NEEDSWORK: the idle agent is 9.4 MiB resident, over its 8 MiB
+     * target, and 8.1 MiB of it is Debian's libcurl: loading its 32
+     * libraries (Kerberos, LDAP, libssh2, GnuTLS...) and the OpenSSL
+     * initialisation curl_global_init always does (through libssh2 too,
+     * whatever the flags or curl's TLS flavour) make 8.8 MiB in a program
+     * that does nothing else. A libcurl built with only HTTP, HTTPS and
+     * unix sockets, linked statically, measured 5.9 MiB with this agent;
+     * the cost is building and security-patching our own libcurl instead
+     * of Debian's (docs/performance.md). */
     if (rc < 0) {
         if (sodium_init() < 0 || curl_global_init(CURL_GLOBAL_DEFAULT)) {
             fprintf(stderr, "mc-agent: cannot initialise libsodium or "
