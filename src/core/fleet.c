@@ -379,19 +379,18 @@ json_t *fleet_stream_open(struct store *s, const struct fleet_node *n,
 void fleet_presence(struct store *s, const struct fleet_config *cfg,
                     json_t *changes)
 {
-    char now[TIME_RFC3339_LEN];
     json_t *c;
     size_t i;
     struct err e;
 
-    now_str(now);
     if (store_begin(s, &e))
         goto fail;
     json_array_foreach(changes, i, c)
     {
         if (store_node_online(s, json_string_value(json_array_get(c, 0)),
                               json_is_true(json_array_get(c, 1)),
-                              cfg->instance_id, now, &e)) {
+                              cfg->instance_id,
+                              json_string_value(json_array_get(c, 2)), &e)) {
             store_rollback(s);
             goto fail;
         }

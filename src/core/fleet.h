@@ -65,7 +65,7 @@ int fleet_auth(struct store *s, const char *token, struct fleet_node *out,
 json_t *fleet_stream_open(struct store *s, const struct fleet_node *n,
                           const char *version, int64_t schema, struct err *e);
 /* Streams opened and closed at this instance, in order: [[node id,
- * online], ...], written in one transaction. */
+ * online, when], ...] (when: RFC 3339), written in one transaction. */
 void fleet_presence(struct store *s, const struct fleet_config *cfg,
                     json_t *changes);
 

@@ -41,17 +41,21 @@ struct hub {
     struct strmap *streams; /* node id -> struct stream */
     struct event *keepalive;
     /* Online/offline changes not yet written, in the order they happened:
-     * [[node id, online], ...]; flushed once per loop turn, so a thousand
-     * agents reconnecting cost one transaction, not a thousand. */
+     * [[node id, online, when], ...]; flushed once per loop turn, so a
+     * thousand agents reconnecting cost one transaction, not a thousand. */
     json_t *presence;
     struct event *flush;
 };
 
 static void presence(struct hub *h, const char *node_id, bool online)
 {
+    char now[TIME_RFC3339_LEN];
+
+    time_format_rfc3339(time_now_ms(), now);
     if (json_array_size(h->presence) == 0)
         event_active(h->flush, 0, 0);
-    json_array_append_new(h->presence, json_pack("[s, b]", node_id, online));
+    json_array_append_new(h->presence,
+                          json_pack("[s, b, s]", node_id, online, now));
     h->srv->streams_open = strmap_size(h->streams);
 }
 

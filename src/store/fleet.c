@@ -162,7 +162,9 @@ int store_node_online(struct store *s, const char *id, bool online,
     if (online)
         return db_run(s,
                       "UPDATE server_nodes SET online = TRUE,"
-                      " online_instance = $2, last_seen_at = $3 WHERE id = $1",
+                      " online_instance = $2, last_seen_at = $3,"
+                      " online_since = $3 WHERE id = $1 AND"
+                      " (online_since IS NULL OR online_since <= $3)",
                       DB_ARGS(DB_STR(id), DB_STR(instance), DB_STR(now)), e);
     return db_run(s,
                   "UPDATE server_nodes SET online = FALSE,"

@@ -164,9 +164,11 @@ static const char m3_deploy_scale[] =
     " WHERE c.type = 'FORCE_UPDATE' AND c.release_id IS NOT NULL"
     " GROUP BY c.release_id, l.organization_id;";
 
+/* When the stream that last marked the node online opened: a late online
+ * mark from an older stream, on another instance, must not win. */
+static const char m4_presence_order[] =
+    "ALTER TABLE server_nodes ADD COLUMN online_since " TIME ";";
+
 const char *const migrations_postgres[] = {
-    m1_base,
-    m2_instances,
-    m3_deploy_scale,
-    NULL,
+    m1_base, m2_instances, m3_deploy_scale, m4_presence_order, NULL,
 };

@@ -137,9 +137,10 @@ int store_node_decommission(struct store *s, const char *id, const char *now,
  * negative), the reported versions. */
 int store_node_seen(struct store *s, const char *id, const char *version,
                     int64_t schema, const char *now, struct err *e);
-/* Marks the node online at instance, or offline when instance still
- * holds it (a stream that moved on to another instance is left alone), and
- * seen now. */
+/* Marks the node online at instance as of now, the time its stream opened
+ * (unless a stream opened later marked it first), or offline as of now,
+ * the time its stream closed, when instance still holds it (a stream that
+ * moved on to another instance is left alone). */
 int store_node_online(struct store *s, const char *id, bool online,
                       const char *instance, const char *now, struct err *e);
 /* Marks every node offline (a single mcd at start holds no streams). */

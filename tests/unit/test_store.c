@@ -24,7 +24,7 @@
 #include "store/store.h"
 
 /* The numbered migrations there are (store/migrations_*.c). */
-#define MIGRATIONS 3
+#define MIGRATIONS 4
 
 enum engine { SQLITE, POSTGRES };
 
