@@ -47,30 +47,12 @@ static void cmd_free(struct sim_cmd *c)
     free(c);
 }
 
-struct sim_received {
-    struct sim_agent *agent;
-    char *data;
-    int64_t at;
-    struct sim_received *next;
-};
-
 void command_free_all(struct sim *s)
 {
-    struct sim_received *r = s->received;
-
+    verifier_free(s->verifier);
+    s->verifier = NULL;
     while (s->cmds)
         cmd_free(s->cmds);
-    while (r) {
-        struct sim_received *next = r->next;
-
-        free(r->data);
-        free(r);
-        r = next;
-    }
-    s->received = s->received_tail = NULL;
-    if (s->work)
-        event_free(s->work);
-    s->work = NULL;
 }
 
 static const char *phase_status(const struct sim_cmd *c)
@@ -194,18 +176,6 @@ static void remember(struct sim_agent *a, const char *id)
     a->seen_next = (a->seen_next + 1) % SIM_SEEN_MAX;
 }
 
-static bool signed_ok(const struct sim_agent *a, json_t *cmd)
-{
-    const char *sig = json_string_value(json_object_get(cmd, "signature"));
-    json_t *payload = json_copy(cmd);
-    bool ok;
-
-    json_object_del(payload, "signature");
-    ok = sign_verify(a->server_key, payload, sig);
-    json_decref(payload);
-    return ok;
-}
-
 static void start(struct sim_agent *a, const char *id, json_t *cmd)
 {
     struct sim *s = a->sim;
@@ -237,27 +207,28 @@ static void refuse(struct sim_agent *a, const char *id)
         log_debug("signature refused", "agent=%ld command=%s", a->index, id);
 }
 
-static void on_command(struct sim_agent *a, const char *data, int64_t at)
+/* On the loop, once the verifier has checked the command's signature. */
+static void on_command(struct sim_agent *a, json_t *cmd, bool signed_ok,
+                       int64_t at)
 {
     struct stats *st = &a->sim->stats;
-    json_t *cmd = json_loads(data, 0, NULL);
     const char *id = json_string_value(json_object_get(cmd, "id"));
 
     st->dirty = true;
     if (!json_is_object(cmd) || !id || !id_valid(id)) {
         st->bad_events++;
         log_warn("bad command event", "agent=%ld", a->index);
-        goto out;
+        return;
     }
     if (seen(a, id)) {
         st->duplicates++;
-        goto out;
+        return;
     }
     /* Not remembered: a command refused now is refused again when it
      * comes back, and counted again. */
-    if (!signed_ok(a, cmd)) {
+    if (!signed_ok) {
         refuse(a, id);
-        goto out;
+        return;
     }
     remember(a, id);
     st->commands++;
@@ -265,59 +236,14 @@ static void on_command(struct sim_agent *a, const char *data, int64_t at)
     log_debug("command", "agent=%ld command=%s", a->index, id);
     if (a->silent) {
         st->silent++;
-        goto out;
+        return;
     }
     start(a, id, cmd);
-out:
-    json_decref(cmd);
-}
-
-/* Commands checked per turn of the loop: verifying one takes tens of
- * microseconds, so a whole deploy's worth at once would keep every stream
- * unread for most of a second and make its arrivals look late. */
-#define WORK_SLICE 32
-
-static void on_work(evutil_socket_t fd, short what, void *arg)
-{
-    struct sim *s = arg;
-
-    (void)fd;
-    (void)what;
-    for (int n = 0; s->received && n < WORK_SLICE; n++) {
-        struct sim_received *r = s->received;
-
-        s->received = r->next;
-        if (!s->received)
-            s->received_tail = NULL;
-        on_command(r->agent, r->data, r->at);
-        free(r->data);
-        free(r);
-    }
-    /* The rest after the streams that have data again. */
-    if (s->received)
-        event_active(s->work, 0, 0);
 }
 
 void command_init(struct sim *s)
 {
-    s->work = event_new(s->base, -1, 0, on_work, s);
-    event_priority_set(s->work, SIM_PRIORITY_WORK);
-}
-
-static void receive(struct sim_agent *a, const char *data)
-{
-    struct sim *s = a->sim;
-    struct sim_received *r = xcalloc(1, sizeof(*r));
-
-    r->agent = a;
-    r->data = xstrdup(data);
-    r->at = time_now_ms();
-    if (s->received_tail)
-        s->received_tail->next = r;
-    else
-        s->received = r;
-    s->received_tail = r;
-    event_active(s->work, 0, 0);
+    s->verifier = verifier_new(s, on_command);
 }
 
 void command_on_event(struct sim_agent *a, const struct sse_event *ev)
@@ -326,8 +252,9 @@ void command_on_event(struct sim_agent *a, const struct sse_event *ev)
         a->sim->stats.keepalives++;
         return;
     }
+    /* The arrival is now, when the bytes came, not when the check is done. */
     if (strcmp(ev->event, "command") == 0)
-        receive(a, ev->data);
+        verifier_submit(a->sim->verifier, a, ev->data, time_now_ms());
     else
         log_debug("event ignored", "agent=%ld event=%s", a->index, ev->event);
 }

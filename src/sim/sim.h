@@ -12,6 +12,7 @@
 
 #include <event2/event.h>
 #include <event2/http.h>
+#include <jansson.h>
 
 #include "lib/id.h"
 #include "sim/sse.h"
@@ -97,7 +98,7 @@ struct strmap;
 #define SIM_PRIORITIES    3
 #define SIM_PRIORITY_WORK 2
 
-struct sim_received;
+struct verifier;
 
 struct sim {
     struct event_base *base;
@@ -118,13 +119,8 @@ struct sim {
     struct event *tick;
     struct event *sigint, *sigterm;
     struct event *stop_timer;
-    unsigned fail_acc; /* spreads --fail-rate evenly over commands */
-    /* Commands received but not yet checked and answered: reading every
-     * stream that has data comes first (the loop's higher priority), so an
-     * arrival time is when the bytes came, not when this one process got
-     * round to them after verifying thousands of others. */
-    struct sim_received *received, *received_tail;
-    struct event *work;
+    unsigned fail_acc;         /* spreads --fail-rate evenly over commands */
+    struct verifier *verifier; /* checks received commands (verify.c) */
     bool stopping;
     int exit_code;
 };
@@ -153,6 +149,24 @@ void command_init(struct sim *s);
 
 /* Drops every report under way (at shutdown). */
 void command_free_all(struct sim *s);
+
+/* --- verify.c: signature checks off the loop ---------------------------- */
+
+/* What is done with a checked command, on the loop: cmd is the parsed
+ * event (borrowed; NULL when it was not JSON), signed_ok whether its
+ * signature verified with the agent's server key, at when it arrived. */
+typedef void (*verify_cb)(struct sim_agent *a, json_t *cmd, bool signed_ok,
+                          int64_t at);
+
+/* Starts the checking thread; cb runs for each command in arrival order. */
+struct verifier *verifier_new(struct sim *s, verify_cb cb);
+
+/* Queues a received command's data (copied) for checking. */
+void verifier_submit(struct verifier *v, struct sim_agent *a, const char *data,
+                     int64_t at);
+
+/* Stops the thread and drops what it had not handed on. */
+void verifier_free(struct verifier *v);
 
 /* --- register.c: agents through the admin API ---------------------------- */
 
