@@ -9,9 +9,9 @@
 #define DEPLOY_MAX_LOCATIONS 10000
 
 struct deploy_result {
-    int status;    /* 200, 207 or 422 (or the error's status) */
-    json_t *body;  /* {"results", "summary"} */
-    json_t *fresh; /* commands to push: [{serverNodeId, id, seq, data}] */
+    int status;                 /* 200, 207 or 422 (or the error's status) */
+    char *body;                 /* {"results", "summary"}, as JSON text */
+    struct fleet_pushes *fresh; /* the new commands, to push */
 };
 
 /* Runs a deploy of release ref for body {"locationIds"}. idem_key may be
@@ -22,5 +22,16 @@ int deploy_run(struct store *s, const struct fleet_config *cfg,
                const char *idem_key, struct deploy_result *out, struct err *e);
 
 void deploy_result_release(struct deploy_result *r);
+
+/* The release part of a command's payload: {version, channel, imageTag,
+ * imageDigest, rollbackVersion} of release (new reference). */
+json_t *deploy_command_release(const json_t *release);
+
+/* A FORCE_UPDATE command's canonical payload (what its signature covers),
+ * given the canonical text of its release part; caller frees. Equal to
+ * sign_canonical() of the whole object. */
+char *deploy_command_payload(const char *release_canonical, const char *id,
+                             const char *node_id, const char *created,
+                             const char *expires);
 
 #endif

@@ -471,25 +471,49 @@ void fleet_announce(struct store *s, const struct fleet_config *cfg,
     json_decref(payload);
 }
 
-json_t *fleet_pending(struct store *s, int64_t from, int64_t to)
+struct fleet_pushes *fleet_pushes_new(size_t n)
 {
-    json_t *rows, *out = json_array();
-    json_t *row;
+    struct fleet_pushes *p = xcalloc(1, sizeof(*p));
+
+    p->v = xcalloc(n ? n : 1, sizeof(*p->v));
+    return p;
+}
+
+void fleet_pushes_add(struct fleet_pushes *p, const char *node_id,
+                      const char *id, int64_t seq, char *data)
+{
+    struct fleet_push *c = &p->v[p->n++];
+
+    snprintf(c->node_id, sizeof(c->node_id), "%s", node_id ? node_id : "");
+    snprintf(c->id, sizeof(c->id), "%s", id ? id : "");
+    c->seq = seq;
+    c->data = data;
+}
+
+void fleet_pushes_free(struct fleet_pushes *p)
+{
+    if (!p)
+        return;
+    for (size_t i = 0; i < p->n; i++)
+        free(p->v[i].data);
+    free(p->v);
+    free(p);
+}
+
+struct fleet_pushes *fleet_pending(struct store *s, int64_t from, int64_t to)
+{
     struct err e;
+    json_t *rows = store_command_range(s, from, to, &e);
+    struct fleet_pushes *out = fleet_pushes_new(json_array_size(rows));
+    json_t *row;
     size_t i;
 
-    rows = store_command_range(s, from, to, &e);
     json_array_foreach(rows, i, row)
     {
-        char *data = fleet_event_data(json_object_get(row, "payload"),
-                                      str(row, "signature"));
-
-        json_array_append_new(
-            out, json_pack("{s:O, s:O, s:O, s:s}", "serverNodeId",
-                           json_object_get(row, "serverNodeId"), "id",
-                           json_object_get(row, "id"), "seq",
-                           json_object_get(row, "seq"), "data", data));
-        free(data);
+        fleet_pushes_add(out, str(row, "serverNodeId"), str(row, "id"),
+                         json_integer_value(json_object_get(row, "seq")),
+                         fleet_event_data(json_object_get(row, "payload"),
+                                          str(row, "signature")));
     }
     json_decref(rows);
     return out;

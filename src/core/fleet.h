@@ -78,9 +78,32 @@ void fleet_heartbeat(struct store *s, const struct fleet_config *cfg);
 void fleet_announce(struct store *s, const struct fleet_config *cfg,
                     json_t *payload);
 
-/* PENDING commands from <= seq <= to, as deploy's fresh commands
- * [{serverNodeId, id, seq, data}]. */
-json_t *fleet_pending(struct store *s, int64_t from, int64_t to);
+/* A command on its way to its node's stream. */
+struct fleet_push {
+    char node_id[ID_LEN + 1];
+    char id[ID_LEN + 1];
+    int64_t seq;
+    char *data; /* the event's data line: the payload with its signature */
+};
+
+/* Commands to push, oldest first. */
+struct fleet_pushes {
+    struct fleet_push *v;
+    size_t n;
+};
+
+/* A new, empty list with room for n. */
+struct fleet_pushes *fleet_pushes_new(size_t n);
+
+/* Appends a command (data is taken over). */
+void fleet_pushes_add(struct fleet_pushes *p, const char *node_id,
+                      const char *id, int64_t seq, char *data);
+
+/* Frees the list and what it holds; tolerates NULL. */
+void fleet_pushes_free(struct fleet_pushes *p);
+
+/* The PENDING commands with from <= seq <= to (caller frees). */
+struct fleet_pushes *fleet_pending(struct store *s, int64_t from, int64_t to);
 
 /* The highest command seq so far (0 when none). */
 int64_t fleet_last_seq(struct store *s);

@@ -32,7 +32,7 @@ struct cluster {
 struct range_job {
     struct cluster *c;
     int64_t from, to;
-    json_t *commands;
+    struct fleet_pushes *commands;
 };
 
 static void range_run(struct store *s, void *arg)
@@ -46,12 +46,11 @@ static void range_done(void *arg)
 {
     struct range_job *j = arg;
 
-    if (json_array_size(j->commands) > 0)
+    if (j->commands->n > 0)
         log_debug("commands from another instance",
                   "seq_from=%lld seq_to=%lld pending=%zu", (long long)j->from,
-                  (long long)j->to, json_array_size(j->commands));
+                  (long long)j->to, j->commands->n);
     hub_deliver(j->c->srv->hub, j->commands);
-    json_decref(j->commands);
     free(j);
 }
 

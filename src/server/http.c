@@ -92,21 +92,34 @@ static void set_answer(struct request *r, int status)
     r->answered = true;
 }
 
-void http_reply(struct request *r, int status, json_t *body)
+static void free_text(const void *data, size_t len, void *arg)
 {
-    char *text;
+    (void)len;
+    (void)arg;
+    free((void *)data);
+}
 
-    if (!r->answered && body) {
-        text = json_dumps(body, JSON_COMPACT);
-        evbuffer_add(r->out, text, strlen(text));
+void http_reply_json_text(struct request *r, int status, char *text)
+{
+    if (!r->answered && text) {
+        /* Not copied: a deploy's answer is megabytes. */
+        evbuffer_add_reference(r->out, text, strlen(text), free_text, NULL);
         evbuffer_add(r->out, "\n", 1);
-        free(text);
         http_set_header(r, "Content-Type", "application/json");
+        text = NULL;
     }
     if (!r->answered)
         http_set_header(r, "Cache-Control", "no-store");
     set_answer(r, status);
+    free(text);
+}
+
+void http_reply(struct request *r, int status, json_t *body)
+{
+    char *text = body ? json_dumps(body, JSON_COMPACT) : NULL;
+
     json_decref(body);
+    http_reply_json_text(r, status, text);
 }
 
 void http_reply_text(struct request *r, int status, const char *type,
@@ -359,6 +372,7 @@ static void request_free(struct request *r)
     evbuffer_free(r->out);
     json_decref(r->body);
     json_decref(r->after_data);
+    fleet_pushes_free(r->after_pushes);
     free(r->raw_body);
     free(r->path);
     free(r);

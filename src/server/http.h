@@ -56,6 +56,7 @@ struct request {
     bool taken; /* a stream: no answer is sent */
     void (*after)(struct request *r);
     json_t *after_data; /* for the follow-up; freed with the request */
+    struct fleet_pushes *after_pushes; /* likewise */
 };
 
 enum route_auth {
@@ -103,6 +104,10 @@ void http_after(struct request *r, void (*fn)(struct request *r));
 /* Answers with status and body (stolen; NULL answers no body). The first
  * answer counts. */
 void http_reply(struct request *r, int status, json_t *body);
+
+/* Answers with status and a body that is JSON text already (stolen: freed
+ * once sent). The first answer counts. */
+void http_reply_json_text(struct request *r, int status, char *text);
 
 /* Answers a non-JSON body (drained from buf, which may be NULL) of the
  * given type (NULL: none). */

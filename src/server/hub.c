@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/queue.h>
 
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
@@ -28,17 +29,27 @@
 /* A stuck client's pending write fails after this long. */
 #define STREAM_WRITE_TIMEOUT_S 30
 
+/* How often the keep-alive timer looks for streams that are due one. */
+#define KEEPALIVE_TICK_MS 250
+
 struct stream {
     struct hub *hub;
     struct evhttp_request *req;
     struct evhttp_connection *evcon;
     int64_t opened_ms;
+    int64_t written_ms;       /* when something was last written to it */
+    TAILQ_ENTRY(stream) idle; /* in the hub's list, least recent first */
     char node_id[ID_LEN + 1];
 };
 
 struct hub {
     struct server *srv;
     struct strmap *streams; /* node id -> struct stream */
+    /* Every stream, by the time of its last write: each gets its keep-alive
+     * when it has been quiet for the interval, so keep-alives are spread
+     * as the streams' openings were, not sent to all at once. */
+    TAILQ_HEAD(, stream) by_write;
+    int64_t keepalive_ms;
     struct event *keepalive;
     /* Online/offline changes not yet written, in the order they happened:
      * [[node id, online, when], ...]; flushed once per loop turn, so a
@@ -131,10 +142,24 @@ static bool too_slow(struct stream *st)
     return evbuffer_get_length(bufferevent_get_output(bev)) > HUB_OUTPUT_MAX;
 }
 
-/* Writes buf (drained) to the stream; false when it was closed for it. */
+/* Writes buf (drained) to the stream; false when it was closed for it.
+ * The bytes go to the socket now rather than on a later turn of the loop:
+ * for a deploy to ten thousand streams that saves ten thousand epoll
+ * round trips, and the write interest evhttp switched on is switched off
+ * in the same turn, which the loop's changelist folds into nothing. What
+ * the socket does not take, the loop writes later as usual. */
 static bool stream_write(struct stream *st, struct evbuffer *buf)
 {
+    struct bufferevent *bev = evhttp_connection_get_bufferevent(st->evcon);
+    struct evbuffer *out = bufferevent_get_output(bev);
+
+    st->written_ms = time_mono_ms();
+    TAILQ_REMOVE(&st->hub->by_write, st, idle);
+    TAILQ_INSERT_TAIL(&st->hub->by_write, st, idle);
     evhttp_send_reply_chunk(st->req, buf);
+    if (evbuffer_write(out, bufferevent_getfd(bev)) >= 0 &&
+        evbuffer_get_length(out) == 0)
+        bufferevent_disable(bev, EV_WRITE);
     if (too_slow(st)) {
         stream_drop(st, "slow");
         return false;
@@ -148,6 +173,7 @@ static void on_close(struct evhttp_connection *evcon, void *arg)
     struct hub *h = st->hub;
 
     (void)evcon;
+    TAILQ_REMOVE(&h->by_write, st, idle);
     if (strmap_get(h->streams, st->node_id) == st) {
         strmap_del(h->streams, st->node_id);
         presence(h, st->node_id, false);
@@ -203,6 +229,8 @@ void hub_attach(struct hub *h, struct evhttp_request *req, const char *node_id,
     st->req = req;
     st->evcon = evhttp_request_get_connection(req);
     st->opened_ms = time_mono_ms();
+    st->written_ms = st->opened_ms;
+    TAILQ_INSERT_TAIL(&h->by_write, st, idle);
     snprintf(st->node_id, sizeof(st->node_id), "%s", node_id);
     old = strmap_put(h->streams, node_id, st);
     if (old)
@@ -241,18 +269,18 @@ static void delivered_done(void *arg)
 
 struct delivery {
     struct hub *hub;
-    json_t *commands;
+    struct fleet_pushes *commands;
     size_t next;
 };
 
 /* Pushes the next slice, and leaves the rest for the next turn of the loop:
  * a deploy to ten thousand streams does not hold up every other client
- * (nor the deploy's own answer) for the whole push. */
+ * for the whole push. */
 static void deliver_slice(evutil_socket_t fd, short what, void *arg)
 {
     struct delivery *d = arg;
     struct hub *h = d->hub;
-    size_t total = json_array_size(d->commands);
+    size_t total = d->commands->n;
     size_t end =
         d->next + HUB_PUSH_SLICE < total ? d->next + HUB_PUSH_SLICE : total;
     json_t *sent = json_array();
@@ -260,12 +288,10 @@ static void deliver_slice(evutil_socket_t fd, short what, void *arg)
     (void)fd;
     (void)what;
     for (size_t i = d->next; i < end; i++) {
-        json_t *c = json_array_get(d->commands, i);
+        const struct fleet_push *c = &d->commands->v[i];
 
-        if (hub_push(h, json_string_value(json_object_get(c, "serverNodeId")),
-                     json_integer_value(json_object_get(c, "seq")),
-                     json_string_value(json_object_get(c, "data"))))
-            json_array_append(sent, json_object_get(c, "id"));
+        if (hub_push(h, c->node_id, c->seq, c->data))
+            json_array_append_new(sent, json_string(c->id));
     }
     h->srv->commands_pushed += json_array_size(sent);
     if (json_array_size(sent) > 0)
@@ -278,16 +304,16 @@ static void deliver_slice(evutil_socket_t fd, short what, void *arg)
                         &(struct timeval){0, 0}) == 0)
         return;
     h->srv->deferred--;
-    json_decref(d->commands);
+    fleet_pushes_free(d->commands);
     free(d);
 }
 
-void hub_deliver(struct hub *h, json_t *commands)
+void hub_deliver(struct hub *h, struct fleet_pushes *commands)
 {
     struct delivery *d = xcalloc(1, sizeof(*d));
 
     d->hub = h;
-    d->commands = json_incref(commands);
+    d->commands = commands;
     h->srv->deferred++;
     deliver_slice(-1, 0, d);
 }
@@ -322,26 +348,31 @@ size_t hub_count(const struct hub *h)
 static void on_keepalive(evutil_socket_t fd, short what, void *arg)
 {
     struct hub *h = arg;
-    void **all = strmap_values(h->streams);
+    int64_t due = time_mono_ms() - h->keepalive_ms;
     struct evbuffer *buf = evbuffer_new();
+    struct stream *st;
 
     (void)fd;
     (void)what;
-    for (void **p = all; *p; p++) {
+    /* Writing moves a stream to the tail, or closes it. */
+    while ((st = TAILQ_FIRST(&h->by_write)) && st->written_ms <= due) {
         evbuffer_add(buf, ": keep-alive\n\n", 14);
-        stream_write(*p, buf);
+        stream_write(st, buf);
     }
     evbuffer_free(buf);
-    free(all);
 }
 
 struct hub *hub_new(struct server *srv, int keepalive_s)
 {
     struct hub *h = xcalloc(1, sizeof(*h));
-    struct timeval tv = {keepalive_s, 0};
+    int tick = keepalive_s * 1000 < KEEPALIVE_TICK_MS ? keepalive_s * 1000
+                                                      : KEEPALIVE_TICK_MS;
+    struct timeval tv = {tick / 1000, (tick % 1000) * 1000};
 
     h->srv = srv;
     h->streams = strmap_new();
+    TAILQ_INIT(&h->by_write);
+    h->keepalive_ms = (int64_t)keepalive_s * 1000;
     h->keepalive = event_new(srv->base, -1, EV_PERSIST, on_keepalive, h);
     event_add(h->keepalive, &tv);
     h->presence = json_array();

@@ -16,6 +16,7 @@
 
 struct server;
 struct hub;
+struct fleet_pushes;
 
 /* Output that may wait unsent for one stream before it is closed. */
 #define HUB_OUTPUT_MAX (256 * 1024)
@@ -35,10 +36,10 @@ void hub_attach(struct hub *h, struct evhttp_request *req, const char *node_id,
 bool hub_push(struct hub *h, const char *node_id, int64_t seq,
               const char *data);
 
-/* Pushes commands ([{serverNodeId, id, seq, data}]) to the streams held
- * here, a slice per turn of the loop, and has the worker mark those
- * DELIVERED. The others go out when their node connects. */
-void hub_deliver(struct hub *h, json_t *commands);
+/* Pushes the commands (taken over) to the streams held here, a slice per
+ * turn of the loop, and has the worker mark those DELIVERED. The others go
+ * out when their node connects. */
+void hub_deliver(struct hub *h, struct fleet_pushes *commands);
 
 /* Closes the node's stream, if it has one. */
 void hub_close(struct hub *h, const char *node_id);

@@ -64,7 +64,8 @@ static void archive(struct request *r)
 /* On the loop, once the answer is out. */
 static void push(struct request *r)
 {
-    hub_deliver(r->srv->hub, r->after_data);
+    hub_deliver(r->srv->hub, r->after_pushes);
+    r->after_pushes = NULL;
 }
 
 static void deploy(struct request *r)
@@ -79,8 +80,10 @@ static void deploy(struct request *r)
         return;
     }
     r->srv->deploys++;
-    http_reply(r, out.status, json_incref(out.body));
-    r->after_data = json_incref(out.fresh);
+    http_reply_json_text(r, out.status, out.body);
+    out.body = NULL;
+    r->after_pushes = out.fresh;
+    out.fresh = NULL;
     http_after(r, push);
     deploy_result_release(&out);
 }

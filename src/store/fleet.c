@@ -226,7 +226,10 @@ int64_t store_command_insert(struct store *s, const struct store_command *c,
 #define TARGET_COLUMNS                                                         \
     "SELECT l.id AS \"locationId\", l.organization_id AS"                      \
     " \"organizationId\", n.id AS \"nodeId\", n.schema_version AS"             \
-    " \"schemaVersion\" FROM locations l LEFT JOIN server_nodes n"             \
+    " \"schemaVersion\", CASE WHEN EXISTS (SELECT 1 FROM fleet_commands c"     \
+    " WHERE c.server_node_id = n.id AND c.status IN ('PENDING', 'DELIVERED')"  \
+    " AND c.type = 'FORCE_UPDATE') THEN 1 ELSE 0 END AS \"openCommands\""      \
+    " FROM locations l LEFT JOIN server_nodes n"                               \
     " ON n.location_id = l.id AND n.status = 'ACTIVE' "
 
 /* The one place the engines need different SQL: unpacking a JSON array. */
@@ -467,20 +470,16 @@ json_t *store_idem_get(struct store *s, const char *user_id, const char *key,
 
 int store_idem_put(struct store *s, const char *user_id, const char *key,
                    const char *route, const char *hash, int status,
-                   json_t *response, const char *now, struct err *e)
+                   const char *response, const char *now, struct err *e)
 {
-    char *text = json_dumps(response, JSON_COMPACT);
-    int rc =
-        db_run(s,
-               "INSERT INTO idempotency_keys (user_id, key, route,"
-               " request_hash, status, response, created_at)"
-               " VALUES ($1, $2, $3, $4, $5, $6, $7)",
-               DB_ARGS(DB_STR(user_id), DB_STR(key), DB_STR(route),
-                       DB_STR(hash), DB_I64(status), DB_STR(text), DB_STR(now)),
-               e);
-
-    free(text);
-    return rc;
+    return db_run(s,
+                  "INSERT INTO idempotency_keys (user_id, key, route,"
+                  " request_hash, status, response, created_at)"
+                  " VALUES ($1, $2, $3, $4, $5, $6, $7)",
+                  DB_ARGS(DB_STR(user_id), DB_STR(key), DB_STR(route),
+                          DB_STR(hash), DB_I64(status), DB_STR(response),
+                          DB_STR(now)),
+                  e);
 }
 
 int store_idem_delete(struct store *s, const char *user_id, const char *key,

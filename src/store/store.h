@@ -165,7 +165,8 @@ int64_t store_command_insert(struct store *s, const struct store_command *c,
 
 /* For a deploy: each of the ids (a JSON array text) that is a location of
  * org_id (NULL: any), as {locationId, organizationId, nodeId,
- * schemaVersion} with its active node or nulls. */
+ * schemaVersion, openCommands} with its active node or nulls; openCommands
+ * is 1 when the node has a PENDING or DELIVERED FORCE_UPDATE, else 0. */
 json_t *store_deploy_targets(struct store *s, const char *ids_json,
                              const char *org_id, struct err *e);
 /* The admin view of a command; org_id NULL means any organization. */
@@ -243,9 +244,10 @@ int64_t store_command_max_seq(struct store *s, struct err *e);
 /* The stored {route, requestHash, status, response, createdAt} or NULL. */
 json_t *store_idem_get(struct store *s, const char *user_id, const char *key,
                        struct err *e);
+/* Keeps an answer (response: its JSON text) for replays of the key. */
 int store_idem_put(struct store *s, const char *user_id, const char *key,
                    const char *route, const char *hash, int status,
-                   json_t *response, const char *now, struct err *e);
+                   const char *response, const char *now, struct err *e);
 int store_idem_delete(struct store *s, const char *user_id, const char *key,
                       struct err *e);
 
