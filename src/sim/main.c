@@ -517,7 +517,9 @@ static int run(const struct config *c)
     event_base_priority_init(s.base, SIM_PRIORITIES);
     command_init(&s);
     s.keys = strmap_new();
-    s.pool = pool_new(s.base, s.set.host, s.set.port, s.set.report_conns);
+    /* Answers to reports wait while streams have data: arrivals first. */
+    s.pool = pool_new(s.base, s.set.host, s.set.port, s.set.report_conns,
+                      SIM_PRIORITY_WORK);
     if (load_agents(&s) || (!s.set.register_only && raise_nofile(&s))) {
         s.exit_code = 2;
         goto out;

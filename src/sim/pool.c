@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include <event2/buffer.h>
+#include <event2/bufferevent.h>
 #include <event2/keyvalq_struct.h>
 
 #include "lib/xalloc.h"
@@ -28,7 +29,7 @@ struct pool {
 };
 
 struct pool *pool_new(struct event_base *base, const char *host, int port,
-                      long conns)
+                      long conns, int priority)
 {
     struct pool *p = xcalloc(1, sizeof(*p));
 
@@ -39,6 +40,8 @@ struct pool *pool_new(struct event_base *base, const char *host, int port,
         p->conns[i] =
             evhttp_connection_base_new(base, NULL, host, (unsigned short)port);
         evhttp_connection_set_timeout(p->conns[i], POOL_TIMEOUT_S);
+        bufferevent_priority_set(evhttp_connection_get_bufferevent(p->conns[i]),
+                                 priority);
     }
     return p;
 }

@@ -15,8 +15,9 @@ struct pool;
  * body or NULL, borrowed for the call. */
 typedef void (*pool_cb)(int status, json_t *answer, void *arg);
 
+/* conns keep-alive connections to host:port, their events at priority. */
 struct pool *pool_new(struct event_base *base, const char *host, int port,
-                      long conns);
+                      long conns, int priority);
 
 /* Drops requests under way without calling their callbacks. */
 void pool_free(struct pool *p);
