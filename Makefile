@@ -6,7 +6,7 @@ C_SOURCES   = $(shell git ls-files -co --exclude-standard '*.c' '*.h' \
                 2>/dev/null || \
                 find src tests -name '*.[ch]')
 
-.PHONY: help deps build build-asan run test test-unit test-e2e \
+.PHONY: help deps agent-curl build build-asan run test test-unit test-e2e \
         format format-check bench clean install-agent
 
 help:
@@ -21,11 +21,16 @@ help:
 deps:
 	@scripts/deps.sh
 
-build: deps
+# mc-agent's own static libcurl, in build-deps/ for both builds
+# (docs/development.md); does nothing once built.
+agent-curl: deps
+	@scripts/build-curl.sh
+
+build: deps agent-curl
 	@cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
 	@cmake --build $(BUILD) -j $(JOBS)
 
-build-asan: deps
+build-asan: deps agent-curl
 	@cmake -S . -B $(ASAN_BUILD) -DCMAKE_BUILD_TYPE=Debug \
 	    -DMC_SANITIZE=ON >/dev/null
 	@cmake --build $(ASAN_BUILD) -j $(JOBS)

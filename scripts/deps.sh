@@ -5,8 +5,11 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+# dpkg-dev and debian-archive-keyring: mc-agent's libcurl is built from
+# Debian's curl source (scripts/build-curl.sh).
 packages=(
     build-essential cmake pkg-config clang-format
+    dpkg-dev debian-archive-keyring
     libevent-dev libjansson-dev libsqlite3-dev libsodium-dev libssl-dev
     libcurl4-openssl-dev libpq-dev libcmocka-dev
     sqlite3 curl chromium jq python3

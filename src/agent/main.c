@@ -85,18 +85,6 @@ struct program {
 
 static int stop_pipe[2] = {-1, -1};
 
-/* GnuTLS is loaded only as a dependency of Debian's libcurl (through librtmp
- * and OpenLDAP); the agent never uses it, yet its constructor initialises
- * it at load, 0.8 MiB resident. This is GnuTLS's own opt-out for programs,
- * GNUTLS_SKIP_GLOBAL_INIT of <gnutls/gnutls.h>: the constructor asks this
- * function (exported, see CMakeLists.txt) and skips the work when it says
- * 1; an explicit gnutls_global_init() still works. */
-int _gnutls_global_init_skip(void);
-int _gnutls_global_init_skip(void)
-{
-    return 1;
-}
-
 static void on_stop(int sig)
 {
     int saved = errno;
@@ -453,15 +441,6 @@ int main(int argc, char **argv)
                        .file_default = "/etc/mission-control/agent.conf"};
     int rc = config_start(&c, "mc-agent", argc, argv, usage);
 
-    /* NEEDSWORK: the idle agent is 9.4 MiB resident, over its 8 MiB
-     * target, and 8.1 MiB of it is Debian's libcurl: loading its 32
-     * libraries (Kerberos, LDAP, libssh2, GnuTLS...) and the OpenSSL
-     * initialisation curl_global_init always does (through libssh2 too,
-     * whatever the flags or curl's TLS flavour) make 8.8 MiB in a program
-     * that does nothing else. A libcurl built with only HTTP, HTTPS and
-     * unix sockets, linked statically, measured 5.9 MiB with this agent;
-     * the cost is building and security-patching our own libcurl instead
-     * of Debian's (docs/performance.md). */
     if (rc < 0) {
         if (sodium_init() < 0 || curl_global_init(CURL_GLOBAL_DEFAULT)) {
             fprintf(stderr, "mc-agent: cannot initialise libsodium or "
