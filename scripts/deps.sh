@@ -6,7 +6,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 # dpkg-dev and debian-archive-keyring: mc-agent's libcurl is built from
-# Debian's curl source (scripts/build-curl.sh).
+# Debian's curl source (scripts/build-curl.sh); openssl: test certificates.
 packages=(
     build-essential cmake pkg-config clang-format
     dpkg-dev debian-archive-keyring
@@ -14,7 +14,7 @@ packages=(
     libcurl4-openssl-dev libpq-dev libcmocka-dev
     sqlite3 curl chromium jq python3
     docker.io docker-registry busybox-static
-    postgresql nginx-light strace
+    postgresql nginx-light strace openssl
 )
 
 missing=()
